@@ -1,0 +1,278 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+    Builds, tests, benchmarks and packages the AksAuditd module.
+.DESCRIPTION
+    Every task runs on a fresh machine that has only the .NET SDK:
+        dotnet tool restore && dotnet pwsh ./build.ps1 <task>
+    build         stage an importable module at out/AksAuditd/
+    test          build, then run every xUnit and Pester test; the last line is "N passed, N failed"
+    bench         build, then run the benchmarks (ratios against baselines measured in the same run)
+    package       build, then publish out/AksAuditd.<version>.nupkg to a local PSResourceGet repository (out/repo)
+    demo          the README's main job: the entrypoint against a sandbox node
+    image-layout  write the file tree the container image has, under out/image (or -ImageRoot)
+.EXAMPLE
+    dotnet pwsh ./build.ps1 test
+.EXAMPLE
+    dotnet pwsh ./build.ps1 bench -BenchFilter rules
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Position = 0)]
+    [ValidateSet('build', 'test', 'bench', 'package', 'demo', 'image-layout', 'clean')]
+    [string] $Task = 'build',
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+
+    # Runs only the xUnit tests whose names match (dotnet test --filter syntax) and skips Pester.
+    [string] $TestFilter,
+
+    # Runs only the Pester files whose names match this wildcard, and skips xUnit.
+    [string] $PesterFilter,
+
+    # Runs only the benchmarks whose names match this wildcard.
+    [string] $BenchFilter = '*',
+
+    # Extra switches handed to the demo (for example -LoadKernel).
+    [switch] $LoadKernel,
+
+    [string] $ImageRoot
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3.0
+
+$RepoRoot = $PSScriptRoot
+$OutDir = Join-Path $RepoRoot 'out'
+$ModuleOut = Join-Path $OutDir 'AksAuditd'
+$PesterVersion = '5.7.1'
+
+function Invoke-Native {
+    # Runs a native command and stops the build when it fails, naming the command.
+    param([Parameter(Mandatory)] [string] $FilePath, [string[]] $ArgumentList = @())
+    & $FilePath @ArgumentList
+    if ($LASTEXITCODE -ne 0) {
+        throw "'$FilePath $($ArgumentList -join ' ')' failed with exit code $LASTEXITCODE"
+    }
+}
+
+function Get-ModuleVersion {
+    $props = [xml](Get-Content -Raw (Join-Path $RepoRoot 'Directory.Build.props'))
+    return ($props.Project.PropertyGroup | Where-Object { $_['VersionPrefix'] } | Select-Object -First 1).VersionPrefix
+}
+
+function Merge-FormatFiles {
+    # Each area keeps its own views in src/AksAuditd.PowerShell/Formats/*.Format.ps1xml; the module ships one file.
+    param([string] $Destination)
+    $merged = [xml]'<?xml version="1.0" encoding="utf-8"?><Configuration><ViewDefinitions/></Configuration>'
+    $target = $merged.Configuration.SelectSingleNode('ViewDefinitions')
+    foreach ($file in Get-ChildItem (Join-Path $RepoRoot 'src/AksAuditd.PowerShell/Formats') -Filter '*.Format.ps1xml' | Sort-Object Name) {
+        $doc = [xml](Get-Content -Raw $file.FullName)
+        foreach ($view in $doc.Configuration.ViewDefinitions.ChildNodes) {
+            if ($view.NodeType -eq 'Element') { [void]$target.AppendChild($merged.ImportNode($view, $true)) }
+        }
+    }
+    $merged.Save($Destination)
+}
+
+function Merge-HelpFiles {
+    # One MAML fragment per cmdlet (Help/<Verb-Noun>.xml, a <command:command> element); PowerShell wants one file.
+    param([string] $Destination)
+    $header = '<?xml version="1.0" encoding="utf-8"?>' + "`n" +
+        '<helpItems schema="maml" xmlns="http://msh" xmlns:maml="http://schemas.microsoft.com/maml/2004/10" ' +
+        'xmlns:command="http://schemas.microsoft.com/maml/dev/command/2004/10" ' +
+        'xmlns:dev="http://schemas.microsoft.com/maml/dev/2004/10">'
+    $builder = [System.Text.StringBuilder]::new($header)
+    foreach ($file in Get-ChildItem (Join-Path $RepoRoot 'src/AksAuditd.PowerShell/Help') -Filter '*.xml' | Sort-Object Name) {
+        $fragment = Get-Content -Raw $file.FullName
+        # Validate each fragment on its own so a broken one is named, not reported as a broken merged file.
+        try {
+            [void][xml]($header + $fragment + '</helpItems>')
+        }
+        catch {
+            throw "Help fragment $($file.Name) is not valid XML: $($_.Exception.Message)"
+        }
+        [void]$builder.AppendLine($fragment)
+    }
+    [void]$builder.Append('</helpItems>')
+    New-Item -ItemType Directory -Force (Split-Path $Destination) | Out-Null
+    [System.IO.File]::WriteAllText($Destination, $builder.ToString())
+}
+
+function Invoke-Build {
+    $version = Get-ModuleVersion
+    Invoke-Native dotnet @('build', (Join-Path $RepoRoot 'src/AksAuditd.PowerShell/AksAuditd.PowerShell.csproj'),
+        '-c', $Configuration, '--nologo', '-v', 'q', '-clp:NoSummary')
+    $binDir = Join-Path $RepoRoot "src/AksAuditd.PowerShell/bin/$Configuration/net10.0"
+
+    if (Test-Path $ModuleOut) { Remove-Item -Recurse -Force $ModuleOut }
+    $dependencies = New-Item -ItemType Directory -Force (Join-Path $ModuleOut 'Dependencies')
+
+    Copy-Item (Join-Path $binDir 'AksAuditd.PowerShell.dll'), (Join-Path $binDir 'AksAuditd.PowerShell.pdb') $ModuleOut
+    # Everything else the cmdlets need loads from Dependencies/ through DependencyLoadContext.
+    # System.Management.Automation is supplied by pwsh itself and must never ship with the module.
+    Get-ChildItem $binDir -File | Where-Object {
+        $_.Name -notlike 'AksAuditd.PowerShell.*' -and $_.Name -notlike 'System.Management.Automation*' -and
+        $_.Extension -in '.dll', '.pdb', '.json' -and $_.Name -notlike '*.deps.json' -and $_.Name -notlike '*.runtimeconfig.json'
+    } | Copy-Item -Destination $dependencies
+
+    $manifest = Get-Content -Raw (Join-Path $RepoRoot 'AksAuditd.psd1')
+    $manifest = $manifest -replace "ModuleVersion\s*=\s*'[^']*'", "ModuleVersion = '$version'"
+    Set-Content -Path (Join-Path $ModuleOut 'AksAuditd.psd1') -Value $manifest -NoNewline
+    Merge-FormatFiles (Join-Path $ModuleOut 'AksAuditd.Format.ps1xml')
+    Merge-HelpFiles (Join-Path $ModuleOut 'en-US/AksAuditd.PowerShell.dll-Help.xml')
+    foreach ($extra in 'README.md', 'LICENSE') {
+        if (Test-Path (Join-Path $RepoRoot $extra)) { Copy-Item (Join-Path $RepoRoot $extra) $ModuleOut }
+    }
+
+    # What must be there, checked by name: a missing piece fails the build, not a user's import.
+    $required = @(
+        'AksAuditd.psd1', 'AksAuditd.PowerShell.dll', 'AksAuditd.Format.ps1xml',
+        'en-US/AksAuditd.PowerShell.dll-Help.xml',
+        'Dependencies/AksAuditd.Core.dll', 'Dependencies/YamlDotNet.dll', 'Dependencies/Serilog.dll'
+    )
+    foreach ($path in $required) {
+        if (-not (Test-Path (Join-Path $ModuleOut $path))) { throw "Staged module is missing $path" }
+    }
+    if (Test-Path (Join-Path $ModuleOut 'AksAuditd.Core.dll')) {
+        throw 'AksAuditd.Core.dll must only be in Dependencies/, or it bypasses the dependency load context'
+    }
+    Write-Host "Module $version staged at $ModuleOut"
+}
+
+function Get-PesterModulePath {
+    $cache = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages' }
+    $psd1 = Join-Path $cache "pester/$PesterVersion/tools/Pester.psd1"
+    if (-not (Test-Path $psd1)) {
+        Invoke-Native dotnet @('restore', (Join-Path $RepoRoot 'tools/restore/Pester.Restore.csproj'), '--nologo', '-v', 'q')
+    }
+    if (-not (Test-Path $psd1)) { throw "Pester $PesterVersion was restored but $psd1 is missing" }
+    return $psd1
+}
+
+function Read-TrxCounts {
+    param([string] $Directory)
+    $totals = @{ Passed = 0; Failed = 0; Skipped = 0 }
+    foreach ($trx in Get-ChildItem $Directory -Filter '*.trx' -ErrorAction SilentlyContinue) {
+        $doc = [xml](Get-Content -Raw $trx.FullName)
+        $counters = $doc.TestRun.ResultSummary.Counters
+        $totals.Passed += [int]$counters.passed
+        $totals.Failed += [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+        $totals.Skipped += [int]$counters.notExecuted
+        foreach ($result in $doc.TestRun.Results.UnitTestResult | Where-Object outcome -eq 'Failed') {
+            Write-Host "FAILED (xUnit) $($result.testName)" -ForegroundColor Red
+        }
+    }
+    return $totals
+}
+
+function Invoke-Test {
+    Invoke-Build
+    $results = Join-Path $OutDir 'TestResults'
+    if (Test-Path $results) { Remove-Item -Recurse -Force $results }
+    $passed = 0; $failed = 0; $skipped = 0; $broken = @()
+
+    if (-not $PesterFilter) {
+        foreach ($project in 'tests/AksAuditd.Core.Tests', 'tests/AksAuditd.PowerShell.Tests') {
+            $name = Split-Path $project -Leaf
+            $testArgs = @('test', (Join-Path $RepoRoot $project), '-c', $Configuration, '--nologo',
+                '--logger', "trx;LogFileName=$name.trx", '--results-directory', $results,
+                '--logger', 'console;verbosity=minimal')
+            if ($TestFilter) { $testArgs += @('--filter', $TestFilter) }
+            & dotnet @testArgs
+            $code = $LASTEXITCODE
+            if ($code -ne 0 -and -not (Test-Path (Join-Path $results "$name.trx"))) {
+                # A build failure or a crashed test host: no results to count, so count the project as failed.
+                $broken += "$name (dotnet test exit code $code, no results)"
+            }
+        }
+        $counts = Read-TrxCounts $results
+        $passed += $counts.Passed; $failed += $counts.Failed; $skipped += $counts.Skipped
+    }
+
+    if (-not $TestFilter) {
+        $pester = Get-PesterModulePath
+        $pesterJson = Join-Path $results 'pester.json'
+        New-Item -ItemType Directory -Force $results | Out-Null
+        $filter = if ($PesterFilter) { $PesterFilter } else { '*' }
+        # A child pwsh: the module and Pester load into a clean session, as a user's would.
+        $script = @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$pester' -MinimumVersion $PesterVersion
+`$config = New-PesterConfiguration
+`$config.Run.Path = @(Get-ChildItem '$RepoRoot/tests/pester' -Filter '$filter.Tests.ps1' | ForEach-Object FullName)
+`$config.Run.PassThru = `$true
+`$config.Output.Verbosity = 'Normal'
+`$config.TestResult.Enabled = `$true
+`$config.TestResult.OutputPath = '$results/pester.xml'
+`$env:AKSAUDITD_MODULE = '$ModuleOut'
+`$run = Invoke-Pester -Configuration `$config
+@{ Passed = `$run.PassedCount; Failed = `$run.FailedCount + `$run.FailedBlocksCount + `$run.FailedContainersCount; Skipped = `$run.SkippedCount } |
+    ConvertTo-Json | Set-Content '$pesterJson'
+"@
+        $pwsh = (Get-Process -Id $PID).Path
+        & $pwsh -NoProfile -NonInteractive -Command $script
+        if (Test-Path $pesterJson) {
+            $counts = Get-Content -Raw $pesterJson | ConvertFrom-Json
+            $passed += $counts.Passed; $failed += $counts.Failed; $skipped += $counts.Skipped
+        }
+        else {
+            $broken += 'Pester (no results)'
+        }
+    }
+
+    foreach ($item in $broken) { Write-Host "BROKEN $item" -ForegroundColor Red; $failed++ }
+    $line = "$passed passed, $failed failed"
+    if ($skipped -gt 0) { $line += ", $skipped skipped" }
+    Write-Host $line
+    if ($failed -gt 0) { exit 1 }
+}
+
+function Invoke-Bench {
+    Invoke-Build
+    $project = Join-Path $RepoRoot 'tests/AksAuditd.Benchmarks/AksAuditd.Benchmarks.csproj'
+    Invoke-Native dotnet @('run', '--project', $project, '-c', 'Release', '--', '--filter', $BenchFilter,
+        '--module', $ModuleOut, '--repo', $RepoRoot)
+}
+
+function Invoke-Package {
+    Invoke-Build
+    $repoDir = Join-Path $OutDir 'repo'
+    New-Item -ItemType Directory -Force $repoDir | Out-Null
+    $repoName = 'AksAuditdLocal'
+    if (Get-PSResourceRepository -Name $repoName -ErrorAction SilentlyContinue) {
+        Unregister-PSResourceRepository -Name $repoName
+    }
+    Register-PSResourceRepository -Name $repoName -Uri $repoDir -Trusted
+    Get-ChildItem $repoDir -Filter 'AksAuditd.*.nupkg' | Remove-Item -Force
+    Publish-PSResource -Path $ModuleOut -Repository $repoName
+    $package = Get-ChildItem $repoDir -Filter 'AksAuditd.*.nupkg' | Select-Object -First 1
+    if (-not $package) { throw "Publish-PSResource wrote no package to $repoDir" }
+    Copy-Item $package.FullName $OutDir -Force
+    Write-Host "Packaged $(Join-Path $OutDir $package.Name); install with: Install-PSResource AksAuditd -Repository $repoName"
+}
+
+function Invoke-ImageLayout {
+    Invoke-Build
+    $root = if ($ImageRoot) { $ImageRoot } else { Join-Path $OutDir 'image' }
+    & (Join-Path $RepoRoot 'image/New-ImageLayout.ps1') -ModulePath $ModuleOut -Destination $root
+}
+
+function Invoke-Demo {
+    Invoke-Build
+    $demo = Join-Path $RepoRoot 'image/Start-Demo.ps1'
+    if (-not (Test-Path $demo)) { throw "The demo is not written yet: $demo is missing" }
+    & $demo -ModulePath $ModuleOut -LoadKernel:$LoadKernel
+    if (-not $?) { exit 1 }
+}
+
+switch ($Task) {
+    'build' { Invoke-Build }
+    'test' { Invoke-Test }
+    'bench' { Invoke-Bench }
+    'package' { Invoke-Package }
+    'image-layout' { Invoke-ImageLayout }
+    'demo' { Invoke-Demo }
+    'clean' { if (Test-Path $OutDir) { Remove-Item -Recurse -Force $OutDir } }
+}
