@@ -160,7 +160,7 @@ function Read-TrxCounts {
         $totals.Passed += [int]$counters.passed
         $totals.Failed += [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
         $totals.Skipped += [int]$counters.notExecuted
-        foreach ($result in $doc.TestRun.Results.UnitTestResult | Where-Object outcome -eq 'Failed') {
+        foreach ($result in $doc.SelectNodes("//*[local-name()='UnitTestResult'][@outcome='Failed']")) {
             Write-Host "FAILED (xUnit) $($result.testName)" -ForegroundColor Red
         }
     }
@@ -211,7 +211,8 @@ Import-Module '$pester' -MinimumVersion $PesterVersion
 @{ Passed = `$run.PassedCount; Failed = `$run.FailedCount + `$run.FailedBlocksCount + `$run.FailedContainersCount; Skipped = `$run.SkippedCount } |
     ConvertTo-Json | Set-Content '$pesterJson'
 "@
-        $pwsh = (Get-Process -Id $PID).Path
+        # $PSHOME/pwsh is the real executable, also under `dotnet pwsh` (whose process is dotnet itself).
+        $pwsh = Join-Path $PSHOME 'pwsh'
         & $pwsh -NoProfile -NonInteractive -Command $script
         if (Test-Path $pesterJson) {
             $counts = Get-Content -Raw $pesterJson | ConvertFrom-Json
