@@ -114,6 +114,13 @@ public sealed class ConfigMapVolume
                 continue;
             }
 
+            if (name.Contains('\uFFFD') && Kind.Counts(name))
+            {
+                // .NET cannot even open a name whose bytes are not UTF-8: refuse it before stat.
+                problems.Add(CheckName(name)!);
+                continue;
+            }
+
             var path = Path.Combine(dataDirectory, name);
             var identity = _fs.Stat(path, followSymlinks: false);
             if (!identity.Exists)
