@@ -13,6 +13,9 @@
     CmdletsToExport      = @(
         'Get-AksAuditdConfiguration'
         'Write-AksAuditdLog'
+        'Get-AuditRuleDrift'
+        'Sync-AuditRules'
+        'Sync-AuditPlugins'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -57,9 +57,10 @@ public sealed class SyncService
             }
             catch (SyncException e)
             {
+                // The caller reports the failure (an error record); this is the trail for debugging.
                 session.Recovered = false;
-                _log.Error("Sync failed; the node keeps its files",
-                    new LogField("kind", request.Kind.StateName()), new LogField("file", e.Path), new LogField("error", e.Message), new LogField("reason", e.ErrorId));
+                _log.Debug("Sync failed; the node keeps its files",
+                    new LogField("kind", request.Kind.StateName()), new LogField("file", e.Path), new LogField("reason", e.ErrorId));
                 throw;
             }
         }
@@ -109,7 +110,7 @@ public sealed class SyncService
         var errors = diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error);
         if (errors > 0)
         {
-            _log.Error("The source has errors; nothing was changed and the node keeps its current files",
+            _log.Warn("The source has errors; nothing was changed and the node keeps its current files",
                 new LogField("kind", kind.StateName()), new LogField("source", request.SourcePath), new LogField("errors", errors));
             return Result(false, false, true, [], [], [], [], null);
         }
