@@ -13,6 +13,10 @@
     CmdletsToExport      = @(
         'Get-AksAuditdConfiguration'
         'Write-AksAuditdLog'
+        'Install-Auditd'
+        'Restart-Auditd'
+        'Get-AuditdStatus'
+        'Get-AuditRuleDrift'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
