@@ -20,8 +20,7 @@ public sealed partial class AuditdRestarter
     private readonly string _rulesDirectory;
     private readonly ILogSink _log;
 
-    /// <param name="rulesDirectory">The node's rules.d as this process reaches it.</param>
-    /// <param name="stateDirectory">The node's state directory as this process reaches it.</param>
+    /// <summary><paramref name="rulesDirectory"/> and <paramref name="stateDirectory"/> are the node's paths as this process reaches them.</summary>
     public AuditdRestarter(IHostCommandRunner runner, IKernelRuleCanon canon, ISyncHistory? history, string rulesDirectory, string stateDirectory, ILogSink? log = null)
     {
         _runner = runner;
@@ -35,7 +34,10 @@ public sealed partial class AuditdRestarter
     /// <summary>How long a started auditd has to register with the kernel.</summary>
     public TimeSpan StartWait { get; init; } = TimeSpan.FromSeconds(15);
 
-    /// <param name="approve">Asked with the exact command line (or restore) right before each change; false skips it (-WhatIf).</param>
+    /// <summary>
+    /// Applies <paramref name="mode"/>. <paramref name="approve"/> is asked with the exact command line (or restore)
+    /// right before each change; false skips it (-WhatIf).
+    /// </summary>
     public RestartResult Restart(RestartMode mode, Func<string, bool> approve)
     {
         var reader = new AuditdStatusReader(_runner, _log);
