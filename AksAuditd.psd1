@@ -16,6 +16,9 @@
         'Get-AuditRuleDrift'
         'Sync-AuditRules'
         'Sync-AuditPlugins'
+        'Install-Auditd'
+        'Restart-Auditd'
+        'Get-AuditdStatus'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
