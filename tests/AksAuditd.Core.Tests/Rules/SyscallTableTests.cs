@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using AksAuditd.Core.Rules;
+using Xunit;
+
+namespace AksAuditd.Core.Tests.Rules;
+
+public sealed class SyscallTableTests
+{
+    [Theory]
+    [InlineData("x86_64")]
+    [InlineData("i386")]
+    [InlineData("aarch64")]
+    public void GeneratedTableMatchesTheInstalledAusyscall(string arch)
+    {
+        var dump = Run("ausyscall", arch, "--dump");
+        var lines = dump.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).ToArray();
+        Assert.True(lines.Length > 300, $"ausyscall {arch} --dump printed only {lines.Length} syscalls");
+        foreach (var line in lines)
+        {
+            var parts = line.Split('\t');
+            var number = int.Parse(parts[0]);
+            Assert.True(SyscallTable.TryGetName(arch, number, out var name), $"{arch} {number} missing");
+            Assert.Equal(parts[1], name);
+            Assert.True(SyscallTable.TryGetNumber(arch, parts[1], out var back));
+            Assert.Equal(number, back);
+        }
+    }
+
+    [Fact]
+    public void KnowsTheThreeArchitecturesByAuditctlName()
+    {
+        Assert.Equal(["x86_64", "i386", "aarch64"], SyscallTable.Architectures);
+        Assert.True(SyscallTable.TryGetNumber("x86_64", "openat", out var x64));
+        Assert.True(SyscallTable.TryGetNumber("i386", "openat", out var x32));
+        Assert.NotEqual(x64, x32);
+        Assert.False(SyscallTable.TryGetNumber("aarch64", "open", out _)); // aarch64 has only openat
+        Assert.False(SyscallTable.TryGetName("sparc", 0, out _));
+    }
+
+    [Theory]
+    [InlineData(0xc000003eu, "x86_64")]
+    [InlineData(0x40000003u, "i386")]
+    [InlineData(0xc00000b7u, "aarch64")]
+    public void MapsAuditArchValuesToNames(uint auditArch, string expected)
+    {
+        Assert.True(SyscallTable.TryGetArchName(auditArch, out var name));
+        Assert.Equal(expected, name);
+        Assert.True(SyscallTable.TryGetAuditArch(expected, out var back));
+        Assert.Equal(auditArch, back);
+        Assert.False(SyscallTable.TryGetArchName(0x12345678, out _));
+    }
+
+    [Fact]
+    public void MessageTypesAgreeWithTheKernelHeader()
+    {
+        // linux/audit.h (linux-libc-dev) is a second, independent source for the numbers libaudit names.
+        const string header = "/usr/include/linux/audit.h";
+        Assert.True(File.Exists(header), $"{header} is missing: apt-get install linux-libc-dev");
+        var checkedCount = 0;
+        foreach (Match m in Regex.Matches(File.ReadAllText(header), @"^#define AUDIT_(\w+)\s+(\d{4})\b", RegexOptions.Multiline))
+        {
+            var number = int.Parse(m.Groups[2].Value);
+            if (MessageTypes.TryGetName(number, out var name) && name == m.Groups[1].Value)
+            {
+                Assert.True(MessageTypes.TryGetNumber(name, out var back));
+                Assert.Equal(number, back);
+                checkedCount++;
+            }
+        }
+        Assert.True(checkedCount > 50, $"only {checkedCount} message types matched the kernel header");
+        Assert.True(MessageTypes.TryGetNumber("syscall", out var syscall));
+        Assert.Equal(1300, syscall);
+        Assert.True(MessageTypes.TryGetName(1112, out var login));
+        Assert.Equal("USER_LOGIN", login);
+        Assert.False(MessageTypes.TryGetNumber("NOT_A_TYPE", out _));
+    }
+
+    private static string Run(string file, params string[] args)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var p = Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return output;
+    }
+}
