@@ -3,9 +3,13 @@
     The AksAuditd container entrypoint: keeps the node's auditd rules and plugins in step with the ConfigMaps.
 .DESCRIPTION
     Loop mode (the DaemonSet's main container): every PollInterval, Sync-AuditRules and Sync-AuditPlugins;
-    when either changed the node, Restart-Auditd -Mode Auto. A failing iteration is logged with its cause and
-    retried after a bounded backoff; the loop never exits on its own. SIGTERM ends it between two steps, exit 0.
-    -Init (the init container): Install-Auditd, the first sync, Restart-Auditd when needed, then exit.
+    when either changed the node, Restart-Auditd -Mode Auto (also on the first pass, which verifies the node,
+    and again after a restart that failed). Every five minutes Get-AuditdStatus logs the kernel's counters.
+    A failing iteration is logged with its cause and retried after a bounded backoff; the loop never exits on
+    its own. A ConfigMap update (the kubelet swapping ..data) starts the next pass early. SIGTERM ends the loop
+    between two steps, exit 0. The configuration is read again on every pass.
+    -Init (the init container): Install-Auditd, the first sync, Restart-Auditd -Mode Auto, then exit; only a
+    failed installation fails it.
 
     Every line on stdout is one JSON object (time, level, msg, fields) for Container Insights. The decisions
     are the cmdlets'; this script only schedules them, logs what they did and keeps the heartbeat fresh.
@@ -13,11 +17,16 @@
     pwsh -NoProfile -File /app/entrypoint.ps1
 .EXAMPLE
     pwsh -NoProfile -File /app/entrypoint.ps1 -Init
+.EXAMPLE
+    pwsh -NoProfile -File /app/entrypoint.ps1 -NoRestart    # a sandbox node without auditd
 #>
 [CmdletBinding()]
 param(
     # Install auditd, sync once, load, and exit (the init container).
     [switch] $Init,
+
+    # Sync files only, never Restart-Auditd: for a sandbox node without auditd (the demo, the tests).
+    [switch] $NoRestart,
 
     # The file the kubelet's liveness probe checks; touched between steps and while waiting.
     [string] $HeartbeatPath = $(if ($env:AA_HEARTBEAT_FILE) { $env:AA_HEARTBEAT_FILE } else { '/run/aks-auditd/heartbeat' })
@@ -81,6 +90,11 @@ function Get-ErrorField {
             $field.line = $target.LineNumber
             if ($properties['Code']) { $field.code = $target.Code }
             if ($properties['Rule'] -and $target.Rule) { $field.rule = $target.Rule }
+        }
+        elseif ("$target" -match '^(?<file>.+):(?<line>\d+)$') {
+            # The sync and Restart-Auditd name a refused rule as "file:line".
+            $field.file = $Matches.file
+            $field.line = [int]$Matches.line
         }
         else {
             $field.target = "$target"
@@ -164,47 +178,68 @@ function Get-Backoff {
     return [TimeSpan]::FromSeconds($seconds)
 }
 
+function Test-LogLevel {
+    # Skips building a line nobody will see: the idle loop runs every poll interval for the life of the node.
+    param($Configuration, [string[]] $Levels)
+    return "$($Configuration.LogLevel)" -in $Levels
+}
+
 function Sync-Node {
-    # One pass: rules, then plugins, then a restart of auditd if either changed the node.
+    # One pass: rules, then plugins, then Restart-Auditd -Mode Auto when either changed the node (or an earlier
+    # restart has not succeeded yet). Returns $true when every step succeeded.
     param($Configuration)
     $failed = $false
     $common = @{ StatePath = $Configuration.HostStateDirectory; Mode = "$($Configuration.SyncMode)"; PassThru = $true }
-
-    $changes = foreach ($step in @(
+    foreach ($step in @(
             @{ Command = 'Sync-AuditRules'; Source = $Configuration.RulesSource; Target = $Configuration.HostRulesDirectory }
             @{ Command = 'Sync-AuditPlugins'; Source = $Configuration.PluginsSource; Target = $Configuration.HostPluginsDirectory })) {
         if ($stopping.IsSet) { return $false }
         $run = Invoke-Step $step.Command ($common + @{ SourcePath = $step.Source; TargetPath = $step.Target })
         $failed = $failed -or $run.Failed
         foreach ($result in $run.Output) {
-            $field = @{ command = $step.Command; source = $step.Source; target = $step.Target; durationMs = [int]$result.Duration.TotalMilliseconds }
             if ($result.Changed) {
-                $field.added = @($result.Added); $field.modified = @($result.Modified); $field.removed = @($result.Removed)
-                if ($result.BackupPath) { $field.backupPath = $result.BackupPath }
-                Write-Log "$($step.Command): the node changed" -Field $field
-                $true
+                # The sync logs what it changed ("Synced rules: 1 added, ..."), with the files and the backup.
+                if (-not $NoRestart) { $script:restartPending = $true }
             }
-            else {
-                Write-Log "$($step.Command): no drift" -Level debug -Field $field
+            elseif (Test-LogLevel $Configuration 'Debug', 'Trace') {
+                Write-Log "$($step.Command): no drift" -Level debug -Field @{ command = $step.Command; target = $step.Target; durationMs = [int]$result.Duration.TotalMilliseconds }
             }
         }
     }
 
-    if (@($changes) -contains $true -and -not $stopping.IsSet) {
+    if ($script:restartPending -and -not $stopping.IsSet) {
         $run = Invoke-Step 'Restart-Auditd' @{ HostRoot = $Configuration.HostRoot; StatePath = $Configuration.HostStateDirectory; Mode = 'Auto' }
         $failed = $failed -or $run.Failed
         foreach ($result in $run.Output) {
             $field = @{
                 command = 'Restart-Auditd'; method = "$($result.Method)"; succeeded = [bool]$result.Succeeded
-                immutable = [bool]$result.Immutable; rebootRequired = [bool]$result.RebootRequired
+                rebootRequired = [bool]$result.RebootRequired; rolledBack = [bool]$result.RolledBack
                 loadedRuleCount = $result.LoadedRuleCount
             }
             if ($result.Succeeded) {
                 Write-Log "Restart-Auditd: $($result.Message)" -Field $field
+                $script:restartPending = $false
+            }
+            elseif ($result.RebootRequired) {
+                # -e 2 on the node: nothing loads until it reboots, and retrying changes nothing. Said once, not failed.
+                Write-Log "Restart-Auditd: $($result.Message)" -Level warn -Field $field
+                $script:restartPending = $false
             }
             else {
                 Write-Log "Restart-Auditd: $($result.Message)" -Level error -Field $field
                 $failed = $true
+            }
+        }
+    }
+
+    if (-not $NoRestart -and -not $stopping.IsSet -and [DateTime]::UtcNow -ge $script:nextStatusCheck) {
+        # The kernel's counters, now and then: Get-AuditdStatus warns when lost events grow or the backlog fills.
+        $script:nextStatusCheck = [DateTime]::UtcNow + $StatusInterval
+        $run = Invoke-Step 'Get-AuditdStatus' @{ HostRoot = $Configuration.HostRoot }
+        foreach ($status in $run.Output) {
+            Write-Log 'auditd status' -Field @{
+                command = 'Get-AuditdStatus'; running = [bool]$status.Running; enabled = "$($status.Enabled)"; lost = $status.Lost
+                backlog = $status.Backlog; backlogLimit = $status.BacklogLimit; loadedRuleCount = $status.LoadedRuleCount
             }
         }
     }
@@ -227,6 +262,7 @@ $module = Get-Module AksAuditd
 Write-Log 'aks-auditd starting' -Field @{
     mode = $(if ($Init) { 'init' } else { 'loop' }); version = "$($module.Version)"; node = "$env:NODE_NAME"
     pollInterval = "$($configuration.PollInterval)"; hostRoot = $configuration.HostRoot; syncMode = "$($configuration.SyncMode)"
+    restart = -not $NoRestart
     rulesSource = $configuration.RulesSource; pluginsSource = $configuration.PluginsSource; configFile = $configuration.ConfigFile
     configFileFound = $configuration.ConfigFileFound; pid = $PID
 }
@@ -242,6 +278,9 @@ if ($Init) {
         exit 1
     }
     # A refused rule set is not fatal here: the loop keeps retrying and picks up a corrected ConfigMap.
+    $script:restartPending = -not $NoRestart
+    $StatusInterval = [TimeSpan]::MaxValue
+    $script:nextStatusCheck = [DateTime]::MaxValue
     try {
         if (-not (Sync-Node $configuration)) { Write-Log 'First sync incomplete; the loop will retry' -Level warn }
     }
@@ -252,6 +291,10 @@ if ($Init) {
     exit 0
 }
 
+# The first pass also verifies the node (Restart-Auditd -Mode Auto applies what an earlier run left pending).
+$script:restartPending = -not $NoRestart
+$StatusInterval = [TimeSpan]::FromMinutes(5)
+$script:nextStatusCheck = [DateTime]::UtcNow
 $failures = 0
 while (-not $stopping.IsSet) {
     $stamp = Get-SourceStamp $configuration

@@ -116,6 +116,42 @@ Describe 'build.ps1 image-layout' {
     }
 }
 
+Describe 'The default ConfigMaps' {
+    It 'audisp-plugins passes the plugin validation with the allow-list of aks-auditd-config' {
+        $sandbox = New-SandboxNode
+        try {
+            $env:AA_CONFIG_FILE = Join-Path $Layout 'etc/aks-auditd/config.yaml'
+            $result = Sync-AuditPlugins -SourcePath $sandbox.PluginsVolume -TargetPath $sandbox.PluginsDirectory -StatePath (Join-Path $sandbox.Node 'var/lib/aks-auditd') -PassThru -ErrorVariable failures -ErrorAction SilentlyContinue -WarningVariable warnings -WarningAction SilentlyContinue
+            $failures | Should -BeNullOrEmpty
+            $warnings | Should -BeNullOrEmpty
+            $result.Blocked | Should -BeFalse
+            $result.Modified | Should -Be @('syslog.conf')
+            Get-Content -Raw (Join-Path $sandbox.PluginsDirectory 'syslog.conf') | Should -Match '(?m)^args = LOG_INFO LOG_LOCAL6$'
+        }
+        finally {
+            Remove-Item Env:AA_CONFIG_FILE -ErrorAction SilentlyContinue
+            Remove-Item -LiteralPath $sandbox.Root -Recurse -Force
+        }
+    }
+
+    It 'audisp-plugins is refused when its program is not on the allow-list' {
+        # The check above must be able to fail: the same ConfigMap with another program.
+        $sandbox = New-SandboxNode
+        try {
+            $env:AA_CONFIG_FILE = Join-Path $Layout 'etc/aks-auditd/config.yaml'
+            $plugins = Read-ConfigMapData (Join-Path $RepoRoot 'kubernetes/audisp-plugins.yaml')
+            $plugins['syslog.conf'] = $plugins['syslog.conf'] -replace '/sbin/audisp-syslog', '/usr/bin/curl'
+            Write-ConfigMapVolume $sandbox.PluginsVolume $plugins
+            $null = Sync-AuditPlugins -SourcePath $sandbox.PluginsVolume -TargetPath $sandbox.PluginsDirectory -StatePath (Join-Path $sandbox.Node 'var/lib/aks-auditd') -ErrorVariable failures -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+            $failures.FullyQualifiedErrorId | Should -Match '^PluginPathNotAllowed'
+        }
+        finally {
+            Remove-Item Env:AA_CONFIG_FILE -ErrorAction SilentlyContinue
+            Remove-Item -LiteralPath $sandbox.Root -Recurse -Force
+        }
+    }
+}
+
 Describe 'The entrypoint from the image layout' {
     BeforeEach {
         $script:Sandbox = New-SandboxNode
@@ -125,6 +161,63 @@ Describe 'The entrypoint from the image layout' {
         if ($script:Run -and -not $Run.Process.HasExited) { $null = Stop-Entrypoint $Run }
         $script:Run = $null
         Remove-Item -LiteralPath $Sandbox.Root -Recurse -Force -ErrorAction SilentlyContinue
+    }
+
+    It 'syncs the ConfigMap into rules.d, and an update reaches rules.d within two poll intervals' {
+        $script:Run = Start-Entrypoint -Layout $Layout -Sandbox $Sandbox -Arguments '-NoRestart' -Environment @{ AA_POLL_INTERVAL = '2s' }
+        $configMap = Read-ConfigMapData (Join-Path $RepoRoot 'kubernetes/auditd-rules.yaml')
+
+        # The first pass: the node had only the package's audit.rules; now it also has every ConfigMap file.
+        Wait-Until { $files = Get-RulesFiles $Sandbox.RulesDirectory; @($configMap.Keys | Where-Object { $files[$_] -ne $configMap[$_] }).Count -eq 0 } |
+            Should -Not -BeNullOrEmpty
+        (Get-RulesFiles $Sandbox.RulesDirectory).Keys | Should -Contain 'audit.rules' -Because 'managed mode leaves files it did not place'
+
+        $update = [ordered]@{} + $configMap
+        $update['80-update.rules'] = "-w /etc/hosts -p wa -k hosts`n"
+        $update['40-identity.rules'] = $configMap['40-identity.rules'] + "-w /etc/nsswitch.conf -p wa -k identity`n"
+        $update.Remove('60-shells.rules')
+        Write-ConfigMapVolume $Sandbox.RulesVolume $update
+
+        $elapsed = Wait-Until {
+            $files = Get-RulesFiles $Sandbox.RulesDirectory
+            $files['80-update.rules'] -eq $update['80-update.rules'] -and $files['40-identity.rules'] -eq $update['40-identity.rules'] -and -not $files.Contains('60-shells.rules')
+        } -Timeout ([TimeSpan]::FromSeconds(30))
+        $elapsed | Should -Not -BeNullOrEmpty
+        $elapsed | Should -BeLessOrEqual ([TimeSpan]::FromSeconds(4)) -Because 'an update must reach the node within two poll intervals (2 x 2 s)'
+
+        (Stop-Entrypoint $Run).ExitCode | Should -Be 0
+        @(Get-EntrypointLog $Run | Where-Object level -in 'error', 'fatal') | Should -BeNullOrEmpty
+        Get-Content -Raw $Run.Err | Should -BeNullOrEmpty
+    }
+
+    It 'logs a failing iteration with its cause, backs off within bounds, and carries on' {
+        $script:Run = Start-Entrypoint -Layout $Layout -Sandbox $Sandbox -Arguments '-NoRestart'
+        Wait-Until { (Get-RulesFiles $Sandbox.RulesDirectory).Contains('70-modules.rules') } | Should -Not -BeNullOrEmpty
+
+        # The ConfigMap mount disappears (a missing mount): every pass fails until it is back.
+        $away = "$($Sandbox.RulesVolume).away"
+        Move-Item -LiteralPath $Sandbox.RulesVolume -Destination $away
+        Wait-Until { @(Get-EntrypointLog $Run | Where-Object msg -eq 'Retrying after a failed iteration').Count -ge 3 } -Timeout ([TimeSpan]::FromSeconds(60)) |
+            Should -Not -BeNullOrEmpty
+        $Run.Process.HasExited | Should -BeFalse
+
+        $log = @(Get-EntrypointLog $Run)
+        $failure = @($log | Where-Object { $_.level -eq 'error' -and $_.msg -like 'Iteration failed:*' })[0]
+        $failure.errorId | Should -Match '^SourceMissing'
+        $failure.msg | Should -Match ([regex]::Escape($Sandbox.RulesVolume))
+        $retries = @($log | Where-Object msg -eq 'Retrying after a failed iteration')
+        $retries.retryInSeconds | Should -Be @(2, 4, 8)[0..($retries.Count - 1)] -Because 'the pause doubles from one poll interval'
+        $retries.retryInSeconds | ForEach-Object { $_ | Should -BeLessOrEqual 10 -Because 'the pause is at most ten poll intervals' }
+
+        # Back, with a change: the loop picks it up without waiting out its backoff.
+        Move-Item -LiteralPath $away -Destination $Sandbox.RulesVolume
+        $update = [ordered]@{} + (Read-ConfigMapData (Join-Path $RepoRoot 'kubernetes/auditd-rules.yaml'))
+        $update['80-back.rules'] = "-w /etc/hosts -p wa -k back`n"
+        Write-ConfigMapVolume $Sandbox.RulesVolume $update
+        Wait-Until { (Get-RulesFiles $Sandbox.RulesDirectory).Contains('80-back.rules') } -Timeout ([TimeSpan]::FromSeconds(4)) | Should -Not -BeNullOrEmpty
+
+        (Stop-Entrypoint $Run).ExitCode | Should -Be 0
+        Get-Content -Raw $Run.Err | Should -BeNullOrEmpty
     }
 
     It 'exits 1 with one clear JSON line on an invalid configuration' {
