@@ -196,3 +196,62 @@ function Get-RulesFiles {
     }
     return $files
 }
+
+function Enter-KernelTestLock {
+    # The machine-wide lock of tests/Shared/KernelTestLock.cs: .NET opens a FileShare.None file with flock(LOCK_EX).
+    param([TimeSpan] $Timeout = [TimeSpan]::FromMinutes(10))
+    $deadline = [DateTime]::UtcNow + $Timeout
+    while ($true) {
+        try {
+            return [System.IO.FileStream]::new('/run/aks-auditd-tests.kernel.lock', 'OpenOrCreate', 'ReadWrite', 'None')
+        }
+        catch [System.IO.IOException] {
+            if ([DateTime]::UtcNow -ge $deadline) { throw }
+            Start-Sleep -Milliseconds 200
+        }
+    }
+}
+
+function Get-KernelAuditSettings {
+    # auditctl -s as name => value.
+    $settings = @{}
+    foreach ($line in & auditctl -s) {
+        $name, $value = "$line" -split ' ', 2
+        if ($value) { $settings[$name] = $value.Trim() }
+    }
+    return $settings
+}
+
+function Save-NodeAuditState {
+    # What a test that loads rules through the real /etc/audit must put back: the files, the kernel's settings
+    # and rules, and whether auditd was running.
+    $backup = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-etc-audit-$([guid]::NewGuid().ToString('n'))"
+    & cp -a /etc/audit $backup
+    if ($LASTEXITCODE -ne 0) { throw 'cannot back up /etc/audit' }
+    return [pscustomobject]@{
+        Backup = $backup
+        Settings = Get-KernelAuditSettings
+        Rules = @(& auditctl -l)
+        AuditdRunning = [bool](& pidof auditd)
+    }
+}
+
+function Restore-NodeAuditState {
+    param([Parameter(Mandatory)] $State)
+    if (-not $State.AuditdRunning -and (& pidof auditd)) { & service auditd stop *> $null }
+    & rm -rf /etc/audit
+    & cp -a $State.Backup /etc/audit
+    & rm -rf $State.Backup
+    & auditctl -D *> $null
+    # Never -e 2 or -f 2: only the values a test may restore.
+    if ($State.Settings['enabled'] -in '0', '1') { & auditctl -e $State.Settings['enabled'] *> $null }
+    if ($State.Settings['failure'] -in '0', '1') { & auditctl -f $State.Settings['failure'] *> $null }
+    & auditctl -b $State.Settings['backlog_limit'] *> $null
+    & auditctl --backlog_wait_time $State.Settings['backlog_wait_time'] *> $null
+    if ($State.Rules.Count -gt 0 -and $State.Rules[0] -ne 'No rules') {
+        $file = [System.IO.Path]::GetTempFileName()
+        [System.IO.File]::WriteAllLines($file, [string[]]$State.Rules)
+        & auditctl -R $file *> $null
+        Remove-Item $file
+    }
+}

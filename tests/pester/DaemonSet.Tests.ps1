@@ -252,3 +252,52 @@ Describe 'The entrypoint from the image layout' {
         Get-Content -Raw $Run.Err | Should -BeNullOrEmpty
     }
 }
+
+Describe 'The entrypoint on this machine''s real kernel' {
+    It 'loads a changed rule set into the kernel within two poll intervals (HostRoot /)' {
+        $lock = Enter-KernelTestLock
+        $saved = Save-NodeAuditState
+        $root = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-kernel-$([guid]::NewGuid().ToString('n'))"
+        $run = $null
+        try {
+            $sandbox = [pscustomobject]@{
+                Root = $root
+                Node = '/'
+                RulesVolume = Join-Path $root 'auditd-rules'
+                PluginsVolume = Join-Path $root 'audisp-plugins'
+                Heartbeat = Join-Path $root 'heartbeat'
+            }
+            New-Item -ItemType Directory $root | Out-Null
+            # The node's own syslog.conf, unchanged: this test is about rules, and a plugin change would signal auditd.
+            Write-ConfigMapVolume $sandbox.PluginsVolume ([ordered]@{ 'syslog.conf' = [System.IO.File]::ReadAllText('/etc/audit/plugins.d/syslog.conf') })
+            Write-ConfigMapVolume $sandbox.RulesVolume ([ordered]@{ '80-aks-auditd-test.rules' = "-w /etc/hosts -p wa -k aks_auditd_test_a`n" })
+
+            $run = Start-Entrypoint -Layout $Layout -Sandbox $sandbox -Environment @{ AA_POLL_INTERVAL = '3s'; AA_STATE_DIR = (Join-Path $root 'state') }
+            if (-not (Wait-Until { (& auditctl -l) -match 'aks_auditd_test_a$' } -Timeout ([TimeSpan]::FromSeconds(90)))) {
+                throw "the first rule set did not load; the entrypoint said: $(Get-Content -Raw $run.Out) $(Get-Content -Raw $run.Err)"
+            }
+
+            Write-ConfigMapVolume $sandbox.RulesVolume ([ordered]@{
+                '80-aks-auditd-test.rules' = "-w /etc/hosts -p wa -k aks_auditd_test_b`n-w /etc/resolv.conf -p wa -k aks_auditd_test_b`n"
+            })
+            $elapsed = Wait-Until {
+                $listing = & auditctl -l
+                @($listing -match 'aks_auditd_test_b$').Count -eq 2 -and -not ($listing -match 'aks_auditd_test_a$')
+            } -Timeout ([TimeSpan]::FromSeconds(60))
+            $elapsed | Should -Not -BeNullOrEmpty
+            $elapsed | Should -BeLessOrEqual ([TimeSpan]::FromSeconds(6)) -Because 'a changed rule set must be in the kernel within two poll intervals (2 x 3 s)'
+
+            (Stop-Entrypoint $run).ExitCode | Should -Be 0
+            $log = @(Get-EntrypointLog $run)
+            @($log | Where-Object { $_.msg -like 'Restart-Auditd:*' -and $_.succeeded }).Count | Should -BeGreaterOrEqual 2
+            @($log | Where-Object level -in 'error', 'fatal') | Should -BeNullOrEmpty
+        }
+        finally {
+            if ($run -and -not $run.Process.HasExited) { $null = Stop-Entrypoint $run }
+            Restore-NodeAuditState $saved
+            Remove-Item -LiteralPath $root -Recurse -Force -ErrorAction SilentlyContinue
+            $lock.Dispose()
+        }
+        (& auditctl -l) | Should -Not -Match 'aks_auditd_test'
+    }
+}
