@@ -7,7 +7,8 @@ For each case line (blank lines and lines starting with '#' in own-cases.rules a
     write the line alone to a root-owned 0600 file;  auditctl -R FILE  -> exit code, stderr
     auditctl -l                                                        -> kernel listing
     auditctl -D, and restore -b/-r/--backlog_wait_time/-f if the line changed them
-Columns: source_file, line_no, rule, exit_code, stderr (every stderr line), kernel_listing; a header row;
+Columns: source_file, line_no, rule, exit_code, stderr (every stderr line; the rules file is named line.rules),
+kernel_listing; a header row;
 '\\' is written '\\\\', TAB '\\t', LF '\\n', CR '\\r' (as in the shared corpus's oracle.tsv).
 
 SAFETY: audit stays disabled (-e 0, checked after every line). A line is never run (exit_code
@@ -92,7 +93,7 @@ def main():
             if st.get(key) != baseline.get(key):
                 run([AUDITCTL, FLAG[key], baseline[key]])
         run([AUDITCTL, "-D"])
-        messages = [l for l in err.split("\n") if l and not l.startswith("There was an error in line")]
+        messages = [l.replace(line_file, "line.rules") for l in err.split("\n") if l]
         rows.append("\t".join(esc(x) for x in ("own-cases.rules", n, rule, rc, "\n".join(messages), listing.rstrip("\n"))))
     with open(OUT, "w", encoding="utf-8", newline="\n") as f:
         f.write("\n".join(rows) + "\n")
