@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Regenerates tests/AksAuditd.Core.Tests/Rules/Oracle/own-oracle.tsv: every line of own-cases.rules run
-through the real auditctl and kernel of this machine, the way augenrules loads a rules file.
+through the real auditctl and kernel of this machine, the way augenrules loads a rules file; and
+own-files.tsv: every whole file of Oracle/files/*.rules loaded the same way (file, exit_code, stderr,
+kernel_listing), for what only a whole file shows (order, duplicates, deletes, where a load stops).
 
 For each case line (blank lines and lines starting with '#' in own-cases.rules are not cases):
     auditctl -D
@@ -22,6 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "tests", "AksAuditd.Core.Tests", "Rules", "Oracle")
 CASES = os.path.join(DATA, "own-cases.rules")
 OUT = os.path.join(DATA, "own-oracle.tsv")
+FILES = os.path.join(DATA, "files")
+FILES_OUT = os.path.join(DATA, "own-files.tsv")
 AUDITCTL = "/sbin/auditctl"
 RESTORED = ("backlog_limit", "rate_limit", "backlog_wait_time", "failure")
 FLAG = {"backlog_limit": "-b", "rate_limit": "-r", "backlog_wait_time": "--backlog_wait_time", "failure": "-f"}
@@ -98,6 +102,28 @@ def main():
     with open(OUT, "w", encoding="utf-8", newline="\n") as f:
         f.write("\n".join(rows) + "\n")
     print("wrote %d cases to %s" % (len(rows) - 1, OUT))
+
+    file_rows = ["file\texit_code\tstderr\tkernel_listing"]
+    for name in sorted(os.listdir(FILES)):
+        with open(os.path.join(FILES, name), encoding="utf-8") as f:
+            text = f.read()
+        if any(unsafe(l) for l in text.split("\n") if l.strip() and not l.lstrip().startswith("#")):
+            sys.exit("ABORT: %s holds an unsafe line" % name)
+        run([AUDITCTL, "-D"])
+        fd = os.open(line_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, text.encode())
+        os.close(fd)
+        rc, _, err = run([AUDITCTL, "-R", line_file], env=dict(os.environ, LD_PRELOAD=shim))
+        _, listing, _ = run([AUDITCTL, "-l"])
+        if status().get("enabled") != "0":
+            run([AUDITCTL, "-e", "0"])
+            sys.exit("ABORT: auditing became enabled after %s" % name)
+        run([AUDITCTL, "-D"])
+        messages = [l.replace(line_file, name) for l in err.split("\n") if l]
+        file_rows.append("\t".join(esc(x) for x in (name, rc, "\n".join(messages), listing.rstrip("\n"))))
+    with open(FILES_OUT, "w", encoding="utf-8", newline="\n") as f:
+        f.write("\n".join(file_rows) + "\n")
+    print("wrote %d files to %s" % (len(file_rows) - 1, FILES_OUT))
 
 
 if __name__ == "__main__":
