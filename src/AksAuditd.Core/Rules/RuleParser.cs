@@ -69,6 +69,20 @@ public sealed class RuleParser
 
     public RuleFile ParseFile(string path) => Parse(File.ReadAllText(path), path);
 
+    /// <summary>
+    /// A rules file, or each .rules entry of the ConfigMaps in a Kubernetes manifest (.yaml/.yml), named
+    /// "file.yaml[entry.rules]" with lines numbered inside the entry.
+    /// </summary>
+    public IReadOnlyList<RuleFile> ParsePath(string path)
+    {
+        if (!ConfigMapRuleSource.IsManifestPath(path))
+        {
+            return [ParseFile(path)];
+        }
+        var (entries, _) = ConfigMapRuleSource.Read(path);
+        return entries.Select(e => Parse(e.Text, e.Path)).ToList();
+    }
+
     /// <summary>Parses the text of a rules file. Lines end at '\n'; a '\r' stays part of the line, as in auditctl.</summary>
     public RuleFile Parse(string text, string? path = null)
     {

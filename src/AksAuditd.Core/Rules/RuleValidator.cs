@@ -22,6 +22,31 @@ public sealed class RuleValidator : IRuleFileValidator
 
     public IReadOnlyList<RuleDiagnostic> ValidateFile(string path) => Validate(_parser.ParseFile(path));
 
+    /// <summary>
+    /// A rules file, or a Kubernetes manifest (.yaml/.yml) whose ConfigMaps hold .rules entries: each entry is checked
+    /// as the rules file the sync would write, reported as "file.yaml[entry.rules]" with the line inside the entry
+    /// (and the manifest's own line in the message, for literal blocks).
+    /// </summary>
+    public IReadOnlyList<RuleDiagnostic> ValidatePath(string path)
+    {
+        if (!ConfigMapRuleSource.IsManifestPath(path))
+        {
+            return ValidateFile(path);
+        }
+        var (entries, problems) = ConfigMapRuleSource.Read(path);
+        var diagnostics = new List<RuleDiagnostic>(problems);
+        foreach (var entry in entries)
+        {
+            foreach (var d in Validate(_parser.Parse(entry.Text, entry.Path)))
+            {
+                diagnostics.Add(entry.YamlLine(d.LineNumber) is { } yamlLine
+                    ? d with { Message = $"{d.Message} ({Path.GetFileName(entry.File)} line {yamlLine})" }
+                    : d);
+            }
+        }
+        return diagnostics;
+    }
+
     public IReadOnlyList<RuleDiagnostic> ValidateLines(IEnumerable<string> lines, string? path = null) =>
         Validate(_parser.ParseLines(lines, path));
 

@@ -863,7 +863,7 @@ internal sealed class AuditctlLine
             {
                 var hint = number >= AuditConstants.BitmaskSize * 32 ? $" (syscall numbers end at {AuditConstants.BitmaskSize * 32 - 1})"
                     : OtherArchHint(part, archName);
-                Fail(RuleDiagnosticCodes.UnknownSyscall, partToken, $"'{part}' is not a {archName} syscall that auditctl 3.0.9 knows{hint}",
+                Fail(RuleDiagnosticCodes.UnknownSyscall, partToken, $"'{part}' is not in auditctl 3.0.9's {archName} syscall table{hint}",
                     $"Syscall name unknown: {(parts.Length > 1 ? part : arg)}");
                 return -1;
             }
