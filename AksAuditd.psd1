@@ -13,6 +13,12 @@
     CmdletsToExport      = @(
         'Get-AksAuditdConfiguration'
         'Write-AksAuditdLog'
+        'Get-AuditRuleDrift'
+        'Sync-AuditRules'
+        'Sync-AuditPlugins'
+        'Install-Auditd'
+        'Restart-Auditd'
+        'Get-AuditdStatus'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -1,0 +1,80 @@
+using System.Text.Json;
+using AksAuditd.Core.Logging;
+using Xunit;
+
+namespace AksAuditd.Core.Tests.Logging;
+
+public sealed class JsonLineLogSinkTests
+{
+    [Fact]
+    public void EachLineIsOneJsonObjectWithTimeLevelMessageAndFields()
+    {
+        var output = new StringWriter();
+        using var sink = new JsonLineLogSink(output, LogLevel.Info);
+
+        sink.Info("rules synced", new LogField("file", "10-base.rules"), new LogField("line", 3), new LogField("durationMs", 12.5));
+        sink.Error("auditctl failed", new LogField("command", "auditctl -R /etc/audit/audit.rules"), new LogField("exitCode", 1));
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        using var first = JsonDocument.Parse(lines[0]);
+        var root = first.RootElement;
+        Assert.Equal("info", root.GetProperty("level").GetString());
+        Assert.Equal("rules synced", root.GetProperty("msg").GetString());
+        Assert.Equal("10-base.rules", root.GetProperty("file").GetString());
+        Assert.Equal(3, root.GetProperty("line").GetInt32());
+        Assert.Equal(12.5, root.GetProperty("durationMs").GetDouble());
+        var time = root.GetProperty("time").GetString()!;
+        Assert.EndsWith("Z", time);
+        Assert.True(DateTimeOffset.TryParse(time, out var parsed));
+        Assert.True(Math.Abs((DateTimeOffset.UtcNow - parsed).TotalMinutes) < 5);
+        using var second = JsonDocument.Parse(lines[1]);
+        Assert.Equal("error", second.RootElement.GetProperty("level").GetString());
+        Assert.Equal(1, second.RootElement.GetProperty("exitCode").GetInt32());
+    }
+
+    [Fact]
+    public void LinesBelowTheConfiguredLevelAreDropped()
+    {
+        var output = new StringWriter();
+        using var sink = new JsonLineLogSink(output, LogLevel.Warn);
+
+        sink.Info("not shown");
+        sink.Debug("not shown either");
+        sink.Warn("shown");
+
+        var line = Assert.Single(output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("\"shown\"", line);
+    }
+
+    [Theory]
+    [InlineData("brace {x} and {{y}}")]
+    [InlineData("quote \" backslash \\ tab \t newline \n end")]
+    [InlineData("-w /etc/audit/ -p wa -k \"audit-config\"")]
+    [InlineData("unicode é ✓ and control \u0001")]
+    public void MessagesAreEscapedNotInterpreted(string message)
+    {
+        var output = new StringWriter();
+        using var sink = new JsonLineLogSink(output, LogLevel.Trace);
+
+        sink.Trace(message, new LogField("rule", message));
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        using var document = JsonDocument.Parse(Assert.Single(lines));
+        Assert.Equal(message, document.RootElement.GetProperty("msg").GetString());
+        Assert.Equal(message, document.RootElement.GetProperty("rule").GetString());
+    }
+
+    [Fact]
+    public void FieldsCannotOverwriteTheFixedNames()
+    {
+        var output = new StringWriter();
+        using var sink = new JsonLineLogSink(output, LogLevel.Info);
+
+        sink.Info("real message", new LogField("msg", "forged"), new LogField("level", "panic"));
+
+        using var document = JsonDocument.Parse(output.ToString());
+        Assert.Equal("real message", document.RootElement.GetProperty("msg").GetString());
+        Assert.Equal("info", document.RootElement.GetProperty("level").GetString());
+    }
+}
