@@ -149,7 +149,12 @@ function New-SandboxNode {
     # would mount, built from kubernetes/. Needs nothing installed: the demo runs on a laptop.
     $root = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-node-$([guid]::NewGuid().ToString('n'))"
     $node = Join-Path $root 'node'
-    foreach ($dir in 'etc/audit/rules.d', 'etc/audit/plugins.d', 'var/lib', 'tmp') { New-Item -ItemType Directory -Force (Join-Path $node $dir) | Out-Null }
+    # The folders of an AKS Ubuntu node that rules name: the sync checks a watch's parent folder on the node, as
+    # the kernel does when it loads the rule. /bin, /sbin and /lib are links into /usr (merged /usr).
+    $folders = 'etc/audit/rules.d', 'etc/audit/plugins.d', 'etc/security', 'etc/ssh', 'etc/pam.d', 'etc/kubernetes',
+        'usr/bin', 'usr/sbin', 'usr/lib', 'usr/local/bin', 'var/log/audit', 'var/lib', 'tmp', 'run'
+    foreach ($dir in $folders) { New-Item -ItemType Directory -Force (Join-Path $node $dir) | Out-Null }
+    foreach ($link in 'bin', 'sbin', 'lib') { [System.IO.Directory]::CreateSymbolicLink((Join-Path $node $link), "usr/$link") | Out-Null }
     [System.IO.File]::WriteAllText((Join-Path $node 'etc/audit/rules.d/audit.rules'),
         "## rules.d/audit.rules as the auditd package installs it`n-D`n-b 8192`n--backlog_wait_time 60000`n-f 1`n")
     [System.IO.File]::WriteAllText((Join-Path $node 'etc/audit/plugins.d/syslog.conf'),

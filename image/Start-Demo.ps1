@@ -107,7 +107,7 @@ try {
     $env:AA_CONFIG_FILE = Join-Path $layout 'etc/aks-auditd/config.yaml'
     $drift = @(Get-AuditRuleDrift -SourcePath $sandbox.RulesVolume -TargetPath $sandbox.RulesDirectory -StatePath $sandbox.StateDirectory -WarningAction SilentlyContinue)
     foreach ($item in $drift) { Write-Note ("{0,-10} {1}" -f $item.Status, $item.Name) -Color Yellow }
-    Write-Note "$($drift.Count) files differ; audit.rules (the package's own) is left alone in managed mode"
+    Write-Note "$(@($drift | Where-Object { "$($_.Status)" -ne 'Foreign' }).Count) files to write; audit.rules (Foreign: the package's own) is left alone in managed mode"
 
     Write-Step "2. The sync: the entrypoint starts (poll every $pollInterval s; -NoRestart: this node has no auditd)"
     $script:shownLines = 0
@@ -116,8 +116,9 @@ try {
     $null = Wait-Log $run { $_.msg -like 'Synced plugins*' -or $_.msg -like '*plugins*no drift*' } -TimeoutSeconds 5
     Write-Note 'rules.d on the node now:'
     Show-RulesDirectory $sandbox.RulesDirectory
-    $left = @(Get-AuditRuleDrift -SourcePath $sandbox.RulesVolume -TargetPath $sandbox.RulesDirectory -StatePath $sandbox.StateDirectory -WarningAction SilentlyContinue)
-    Write-Note "drift after the sync: $($left.Count) files" -Color Green
+    $left = @(Get-AuditRuleDrift -SourcePath $sandbox.RulesVolume -TargetPath $sandbox.RulesDirectory -StatePath $sandbox.StateDirectory -WarningAction SilentlyContinue |
+        Where-Object { "$($_.Status)" -ne 'Foreign' })
+    Write-Note "drift after the sync: $($left.Count) files (audit.rules is the package's, not the ConfigMap's)" -Color Green
 
     Write-Step '3. A ConfigMap update arrives: kubectl apply adds 80-demo.rules; the kubelet swaps ..data'
     $configMap = Read-ConfigMapData (Join-Path $SandboxRepoRoot 'kubernetes/auditd-rules.yaml')

@@ -190,6 +190,38 @@ Describe 'The entrypoint from the image layout' {
         Get-Content -Raw $Run.Err | Should -BeNullOrEmpty
     }
 
+    It 'refuses a bad rule: the node keeps its last good set and a JSON error line names the file and line' {
+        $script:Run = Start-Entrypoint -Layout $Layout -Sandbox $Sandbox -Arguments '-NoRestart'
+        Wait-Until { (Get-RulesFiles $Sandbox.RulesDirectory).Contains('70-modules.rules') } | Should -Not -BeNullOrEmpty
+        $good = Get-RulesFiles $Sandbox.RulesDirectory
+
+        $configMap = Read-ConfigMapData (Join-Path $RepoRoot 'kubernetes/auditd-rules.yaml')
+        $bad = [ordered]@{} + $configMap
+        $bad['40-identity.rules'] = $configMap['40-identity.rules'] + "-w /etc/nsswitch.conf -p wa -k identity`n"
+        $bad['90-typo.rules'] = "## a watch with a relative path`n-w /etc/hosts -p wa -k hosts`n-w etc/shadow -p wa -k typo`n"
+        Write-ConfigMapVolume $Sandbox.RulesVolume $bad
+
+        Wait-Until { @(Get-EntrypointLog $Run | Where-Object { $_.level -eq 'error' -and "$($_.file)" -like '*/90-typo.rules' }).Count -gt 0 } -Timeout ([TimeSpan]::FromSeconds(30)) |
+            Should -Not -BeNullOrEmpty
+        $refusal = @(Get-EntrypointLog $Run | Where-Object { $_.level -eq 'error' -and "$($_.file)" -like '*/90-typo.rules' })[0]
+        $refusal.line | Should -Be 3
+        $refusal.file | Should -Be (Join-Path $Sandbox.RulesVolume '90-typo.rules')
+        $refusal.msg | Should -Match 'etc/shadow'
+        # The whole update is refused, not only the bad file: the node keeps exactly its last good set.
+        $now = Get-RulesFiles $Sandbox.RulesDirectory
+        ($now.Keys | Sort-Object) | Should -Be ($good.Keys | Sort-Object)
+        foreach ($name in $good.Keys) { $now[$name] | Should -BeExactly $good[$name] }
+        $Run.Process.HasExited | Should -BeFalse
+
+        # Fixed in the ConfigMap: the loop takes it without waiting out its backoff.
+        $bad['90-typo.rules'] = "## fixed`n-w /etc/hosts -p wa -k hosts`n-w /etc/shadow -p wa -k typo`n"
+        Write-ConfigMapVolume $Sandbox.RulesVolume $bad
+        Wait-Until { (Get-RulesFiles $Sandbox.RulesDirectory)['90-typo.rules'] -eq $bad['90-typo.rules'] } -Timeout ([TimeSpan]::FromSeconds(4)) | Should -Not -BeNullOrEmpty
+
+        (Stop-Entrypoint $Run).ExitCode | Should -Be 0
+        Get-Content -Raw $Run.Err | Should -BeNullOrEmpty
+    }
+
     It 'logs a failing iteration with its cause, backs off within bounds, and carries on' {
         $script:Run = Start-Entrypoint -Layout $Layout -Sandbox $Sandbox -Arguments '-NoRestart'
         Wait-Until { (Get-RulesFiles $Sandbox.RulesDirectory).Contains('70-modules.rules') } | Should -Not -BeNullOrEmpty

@@ -14,7 +14,8 @@ internal static class NodeCmdlet
         return root.Length > 1 ? root.TrimEnd('/') : root;
     }
 
-    public static IKernelRuleCanon RuleCanon() => new InterimRuleCanon();
+    /// <summary>Desired and loaded rules in auditctl -l's text, from the rules engine; user names resolve on the node.</summary>
+    public static IKernelRuleCanon RuleCanon(string hostRoot) => new RulesEngineCanon(hostRoot);
 
     /// <summary>The sync's backups of rules.d and plugins.d: what Auto applies, and what a rejected rule set rolls back to.</summary>
     public static ISyncHistory? SyncHistory(string stateDirectory, string rulesDirectory) =>

@@ -35,7 +35,7 @@ public sealed class RestartAuditdCommand : AksAuditdCmdlet
         RestartResult result;
         try
         {
-            var restarter = new AuditdRestarter(runner, NodeCmdlet.RuleCanon(), NodeCmdlet.SyncHistory(state, rules), rules, state, Log);
+            var restarter = new AuditdRestarter(runner, NodeCmdlet.RuleCanon(root), NodeCmdlet.SyncHistory(state, rules), rules, state, Log);
             result = restarter.Restart(mode, line => ShouldProcess(root, line));
         }
         catch (UnsupportedDistributionException e)
