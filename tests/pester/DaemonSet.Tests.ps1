@@ -252,6 +252,22 @@ Describe 'The entrypoint from the image layout' {
         Get-Content -Raw $Run.Err | Should -BeNullOrEmpty
     }
 
+    It '-Init exits 1 with a fatal JSON line naming the cause when auditd cannot be installed' {
+        # The sandbox has no /etc/os-release: Install-Auditd cannot tell the distribution, the one init failure.
+        $script:Run = Start-Entrypoint -Layout $Layout -Sandbox $Sandbox -Arguments '-Init'
+
+        $Run.Process.WaitForExit(60000) | Should -BeTrue
+        $Run.Process.ExitCode | Should -Be 1
+        $log = @(Get-EntrypointLog $Run)
+        $log[0].msg | Should -Be 'aks-auditd starting'
+        $log[0].mode | Should -Be 'init'
+        $log[-1].level | Should -Be 'fatal'
+        $log[-1].msg | Should -Match '^Cannot install auditd on the node: .*os-release'
+        $log[-1].errorId | Should -Match '^UnsupportedDistribution'
+        (Get-RulesFiles $Sandbox.RulesDirectory).Keys | Should -Be @('audit.rules') -Because 'nothing is synced without auditd'
+        Get-Content -Raw $Run.Err | Should -BeNullOrEmpty
+    }
+
     It 'exits 1 with one clear JSON line on an invalid configuration' {
         $script:Run = Start-Entrypoint -Layout $Layout -Sandbox $Sandbox -Environment @{ AA_POLL_INTERVAL = '30' }
 
