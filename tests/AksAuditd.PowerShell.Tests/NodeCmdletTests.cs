@@ -33,6 +33,55 @@ public sealed class NodeCmdletTests
     }
 
     [Fact]
+    public void SyncThenRestartOfASetTheKernelRejectsPutsRulesDAndTheKernelBackAndNamesTheRule()
+    {
+        using var machine = new MachineAudit();
+        var source = machine.Scratch();
+        var state = machine.Scratch();
+        var watched = machine.Scratch();
+        // The node's / is this machine's, and the cmdlets find the source and the state directory through the configuration.
+        using var shell = new ModuleRunspace(new Dictionary<string, string?>
+        {
+            ["AA_HOST_ROOT"] = "/",
+            ["AA_RULES_SOURCE"] = source,
+            ["AA_STATE_DIR"] = state,
+            ["AA_CONFIG_FILE"] = Path.Combine(state, "no-config.yaml"),
+        });
+        File.WriteAllText(Path.Combine(source, "50-aks-cmdlet.rules"), $"-w {watched} -p wa -k aks_cmdlet_good\n");
+        var firstSync = shell.Invoke("Sync-AuditRules -Confirm:$false -PassThru");
+        Assert.Empty(firstSync.AllErrors);
+        Assert.True((bool)Assert.Single(firstSync.Output).Properties["Changed"].Value);
+        var firstRestart = shell.Invoke("Restart-Auditd -Confirm:$false");
+        Assert.Empty(firstRestart.AllErrors);
+        Assert.True((bool)Assert.Single(firstRestart.Output).Properties["Succeeded"].Value);
+        var filesBefore = MachineAudit.RulesFiles();
+        var kernelBefore = machine.Auditctl("-l");
+        Assert.Contains($"-w {watched} -p wa -k aks_cmdlet_good", kernelBefore);
+
+        // Valid to the validator without a host root; the kernel refuses a watch whose parent directory does not exist.
+        var bad = "-w /nonexistent-aks-auditd/dir/file -p wa -k aks_cmdlet_bad";
+        File.WriteAllText(Path.Combine(source, "60-aks-bad.rules"), $"-w {watched}/new -p wa -k aks_cmdlet_new\n{bad}\n");
+        var badSync = shell.Invoke("Sync-AuditRules -Confirm:$false -PassThru");
+        Assert.Empty(badSync.AllErrors);
+        Assert.Equal(new[] { "60-aks-bad.rules" }, ((IEnumerable<string>)Assert.Single(badSync.Output).Properties["Added"].Value).ToArray());
+        Assert.Contains(bad, File.ReadAllText(Path.Combine(MachineAudit.RulesDirectory, "60-aks-bad.rules")));
+
+        var restart = shell.Invoke("Restart-Auditd -Confirm:$false");
+
+        var error = Assert.Single(restart.AllErrors);
+        Assert.Equal("RuleRejected,AksAuditd.PowerShell.Commands.RestartAuditdCommand", error.FullyQualifiedErrorId);
+        Assert.Equal(System.Management.Automation.ErrorCategory.InvalidData, error.CategoryInfo.Category);
+        Assert.Equal($"{MachineAudit.RulesDirectory}/60-aks-bad.rules:2", error.TargetObject);
+        Assert.Contains($"'{bad}'", error.Exception.Message);
+        Assert.Contains("No such file or directory", error.Exception.Message);
+        var result = Assert.Single(restart.Output);
+        Assert.True((bool)result.Properties["RolledBack"].Value);
+        Assert.False((bool)result.Properties["Succeeded"].Value);
+        Assert.Equal(filesBefore, MachineAudit.RulesFiles());
+        Assert.Equal(kernelBefore, machine.Auditctl("-l"));
+    }
+
+    [Fact]
     public void AnUnknownModeIsABindingError()
     {
         using var shell = new ModuleRunspace();

@@ -151,7 +151,7 @@ public sealed class SyncService
         // Widen the record before the first visible change: a sync killed after a rename must not leave a
         // file of ours looking foreign to the next run.
         var widened = NewRecord(kind, target, record.NamesFor(target).Where(n => record.Files.ContainsKey(n)).ToDictionary(n => n, n => record.Files[n]), source);
-        var applied = writer.Apply(target, kind, writes, deletes, backups, $"sync from {request.SourcePath}", () => Save(session, request.StatePath, kind, widened));
+        var applied = writer.Apply(target, kind, writes, deletes, backups, BackupCause.Sync(request.SourcePath, source), () => Save(session, request.StatePath, kind, widened));
         Save(session, request.StatePath, kind, NewRecord(kind, target, new Dictionary<string, string>(), source));
         session.Recovered = true;
 

@@ -3,7 +3,7 @@ using AksAuditd.Core.Host;
 
 namespace AksAuditd.PowerShell.Commands;
 
-/// <summary>What the node cmdlets share: resolving the host root and choosing the rules engine and sync backups.</summary>
+/// <summary>What the node cmdlets share: resolving the host root and choosing the rules engine.</summary>
 internal static class NodeCmdlet
 {
     public static string ResolveHostRoot(AksAuditdCmdlet cmdlet, string? hostRoot, AksAuditdConfiguration? configuration = null)
@@ -15,9 +15,6 @@ internal static class NodeCmdlet
     }
 
     public static IKernelRuleCanon RuleCanon() => new InterimRuleCanon();
-
-    /// <summary>The sync's backups of rules.d and plugins.d; null until the sync's BackupStore is wired in.</summary>
-    public static ISyncHistory? SyncHistory(string stateDirectory, string rulesDirectory) => null;
 
     public static IEnumerable<string> StatusWarnings(AuditdStatus status, long? previousLost)
     {

@@ -1,6 +1,10 @@
 using System.Net.Sockets;
 using System.Text;
+using AksAuditd.Core.Configuration;
 using AksAuditd.Core.Host;
+using AksAuditd.Core.Sync;
+using AksAuditd.Core.Tests.Sync;
+using AksAuditd.Tests.Shared;
 using Xunit;
 
 namespace AksAuditd.Core.Tests.Host;
@@ -8,8 +12,18 @@ namespace AksAuditd.Core.Tests.Host;
 /// <summary>Restart-Auditd's core against this machine's real kernel and auditd (HostRoot /).</summary>
 public sealed class NodeKernelTests
 {
-    private static AuditdRestarter Restarter(MachineAudit machine, ISyncHistory? history = null) =>
-        new(machine.Runner, new InterimRuleCanon(), history, MachineAudit.RulesDirectory, machine.Scratch());
+    private static AuditdRestarter Restarter(MachineAudit machine, string? state = null) =>
+        new(machine.Runner, new InterimRuleCanon(), MachineAudit.RulesDirectory, new BackupStore(state ?? machine.Scratch()));
+
+    /// <summary>The real sync of a source directory into this machine's rules.d, backed up under <paramref name="state"/>.</summary>
+    private static SyncResult Sync(string source, string state) => new SyncService(new LineShapeValidator()).Sync(new SyncRequest
+    {
+        Kind = SyncKind.Rules,
+        SourcePath = source,
+        TargetPath = MachineAudit.RulesDirectory,
+        StatePath = state,
+        Mode = SyncMode.Managed,
+    });
 
     [Fact]
     public void LoadRulesMakesTheKernelListExactlyTheDesiredRulesAndAWatchedWriteIsLoggedWithItsKey()
@@ -40,34 +54,81 @@ public sealed class NodeKernelTests
     }
 
     [Fact]
-    public void ARejectedRuleSetRollsBackToThePreviousFilesAndRulesAndNamesTheRule()
+    public void ARejectedRuleSetRollsBackThroughTheSyncsBackupAndNamesTheRule()
     {
         using var machine = new MachineAudit();
-        using var history = new SnapshotSyncHistory(MachineAudit.RulesDirectory);
         var scratch = machine.Scratch();
+        var source = machine.Scratch();
+        var state = machine.Scratch();
         var good = $"-w {scratch} -p wa -k aks_node_good";
-        File.WriteAllText(Path.Combine(MachineAudit.RulesDirectory, "50-aks-good.rules"), good + "\n");
-        machine.StartAuditd();
-        var before = machine.Auditctl("-l");
-        Assert.Contains(good, before);
+        File.WriteAllText(Path.Combine(source, "50-aks-good.rules"), good + "\n");
+        Assert.True(Sync(source, state).Changed);
+        var started = Restarter(machine, state).Restart(RestartMode.Auto, _ => true);
+        Assert.True(started.Succeeded, started.Message);
+        Assert.Equal("Start", started.Method);
+        var filesBefore = MachineAudit.RulesFiles();
+        var kernelBefore = machine.Auditctl("-l");
+        Assert.Contains(good, kernelBefore);
 
-        // The sync backs rules.d up, then adds a file whose second rule the kernel refuses (no such directory).
-        history.Snapshot();
+        // The next ConfigMap version changes the good file and adds one whose second rule the kernel refuses (no such directory).
         var bad = "-a always,exit -F arch=b64 -S openat -F dir=/nonexistent/aks-auditd -F key=aks_node_bad";
-        File.WriteAllText(Path.Combine(MachineAudit.RulesDirectory, "60-aks-bad.rules"), $"-w {scratch}/x -p wa -k aks_node_new\n{bad}\n");
+        File.WriteAllText(Path.Combine(source, "50-aks-good.rules"), $"{good}\n-w {scratch}/y -p wa -k aks_node_changed\n");
+        File.WriteAllText(Path.Combine(source, "60-aks-bad.rules"), $"-w {scratch}/x -p wa -k aks_node_new\n{bad}\n");
+        var synced = Sync(source, state);
+        Assert.Equal(new[] { "60-aks-bad.rules" }, synced.Added);
+        Assert.Equal(new[] { "50-aks-good.rules" }, synced.Modified);
 
-        var result = Restarter(machine, history).Restart(RestartMode.LoadRules, _ => true);
+        var result = Restarter(machine, state).Restart(RestartMode.Auto, _ => true);
 
         Assert.False(result.Succeeded);
-        Assert.True(result.RolledBack);
+        Assert.True(result.RolledBack, result.Message);
+        Assert.Equal("LoadRules", result.Method);
         var rejection = Assert.IsType<RuleRejectedException>(result.Rejection);
         Assert.Equal(bad, rejection.Rule);
         Assert.Contains("No such file or directory", rejection.KernelMessage);
         Assert.Equal(Path.Combine(MachineAudit.RulesDirectory, "60-aks-bad.rules"), rejection.File);
         Assert.Equal(2, rejection.Line);
         Assert.Contains(bad, result.Message);
-        Assert.False(File.Exists(Path.Combine(MachineAudit.RulesDirectory, "60-aks-bad.rules")));
-        Assert.Equal(before, machine.Auditctl("-l"));
+        Assert.Equal(filesBefore, MachineAudit.RulesFiles());
+        Assert.Equal(kernelBefore, machine.Auditctl("-l"));
+        Assert.Empty(result.Drift);
+        // The restore saved the rejected files as a generation of its own, which undoes the sync's.
+        var backups = new BackupStore(state);
+        var rollback = backups.Latest("rules")!;
+        Assert.Equal(Path.GetFileName(synced.BackupPath), rollback.Restores);
+        Assert.Contains($"{bad}\n", File.ReadAllText(rollback.SavedFile("60-aks-bad.rules")));
+
+        // The kernel enforces the rolled-back rules.d, so the next poll has nothing to load.
+        var next = Restarter(machine, state).Restart(RestartMode.Auto, _ => true);
+        Assert.True(next.Succeeded, next.Message);
+        Assert.Equal("None", next.Method);
+        Assert.Equal(kernelBefore, machine.Auditctl("-l"));
+    }
+
+    [Fact]
+    public void ARejectedRuleInAFileTheLastSyncDidNotWriteIsReportedButNothingIsRolledBack()
+    {
+        using var machine = new MachineAudit();
+        var scratch = machine.Scratch();
+        var source = machine.Scratch();
+        var state = machine.Scratch();
+        machine.StartAuditd();
+        File.WriteAllText(Path.Combine(source, "50-aks-synced.rules"), $"-w {scratch} -p wa -k aks_node_synced\n");
+        Sync(source, state);
+        // Another agent's file, written by hand, holds the rule the kernel refuses.
+        var bad = "-w /nonexistent/aks-auditd/file -p wa -k aks_node_foreign";
+        File.WriteAllText(Path.Combine(MachineAudit.RulesDirectory, "70-aks-foreign.rules"), bad + "\n");
+        var files = MachineAudit.RulesFiles();
+
+        var result = Restarter(machine, state).Restart(RestartMode.LoadRules, _ => true);
+
+        Assert.False(result.Succeeded);
+        Assert.False(result.RolledBack);
+        Assert.Equal(bad, result.Rejection?.Rule);
+        Assert.Contains("70-aks-foreign.rules, which the last sync did not change", result.Message);
+        Assert.Equal(files, MachineAudit.RulesFiles());
+        Assert.Single(new BackupStore(state).List("rules")); // no rollback generation
+        Assert.False(Sync(source, state).Changed);
     }
 
     [Fact]
@@ -156,7 +217,7 @@ public sealed class NodeKernelTests
         var state = Directory.CreateTempSubdirectory("aks-auditd-state-").FullName;
         try
         {
-            var restarter = new AuditdRestarter(runner, new InterimRuleCanon(), null, "/nonexistent", state);
+            var restarter = new AuditdRestarter(runner, new InterimRuleCanon(), "/nonexistent", new BackupStore(state));
 
             var first = restarter.Restart(RestartMode.Restart, _ => true);
             var second = restarter.Restart(RestartMode.Restart, _ => true);
