@@ -79,6 +79,26 @@ public sealed class NodeCmdletTests
         Assert.False((bool)result.Properties["Succeeded"].Value);
         Assert.Equal(filesBefore, MachineAudit.RulesFiles());
         Assert.Equal(kernelBefore, machine.Auditctl("-l"));
+
+        // The next poll: the same source is refused and the node is left alone.
+        var refused = shell.Invoke("Sync-AuditRules -Confirm:$false -PassThru");
+        var refusal = Assert.Single(refused.AllErrors);
+        Assert.Equal("SourceRejectedByKernel,AksAuditd.PowerShell.Commands.SyncAuditRulesCommand", refusal.FullyQualifiedErrorId);
+        Assert.Equal(System.Management.Automation.ErrorCategory.InvalidData, refusal.CategoryInfo.Category);
+        Assert.Equal($"{source}/60-aks-bad.rules:2", refusal.TargetObject);
+        Assert.Contains($"'{bad}' in 60-aks-bad.rules line 2", refusal.Exception.Message);
+        Assert.Contains("ConfigMap", refusal.Exception.Message);
+        Assert.Equal(filesBefore, MachineAudit.RulesFiles());
+
+        // A fixed ConfigMap is synced and loaded.
+        File.WriteAllText(Path.Combine(source, "60-aks-bad.rules"), $"-w {watched}/new -p wa -k aks_cmdlet_new\n");
+        var fixedSync = shell.Invoke("Sync-AuditRules -Confirm:$false -PassThru");
+        Assert.Empty(fixedSync.AllErrors);
+        Assert.True((bool)Assert.Single(fixedSync.Output).Properties["Changed"].Value);
+        var fixedRestart = shell.Invoke("Restart-Auditd -Confirm:$false");
+        Assert.Empty(fixedRestart.AllErrors);
+        Assert.Equal("LoadRules", Assert.Single(fixedRestart.Output).Properties["Method"].Value);
+        Assert.Contains($"-w {watched}/new -p wa -k aks_cmdlet_new", machine.Auditctl("-l"));
     }
 
     [Fact]

@@ -258,6 +258,7 @@ public sealed partial class AuditdRestarter
         executed.Add(restore);
         var what = Describe(restored);
         _log.Warn("rolled rules.d back", new LogField("generation", generation.Id), new LogField("detail", what));
+        var blocked = RecordRejectedSource(generation, rejection);
         var reload = service.LoadRules() with { AcceptedExitCodes = new[] { 1 } };
         var line = _runner.Render(reload);
         var reloaded = approve(line) ? _runner.Run(reload) : null;
@@ -284,7 +285,8 @@ public sealed partial class AuditdRestarter
             Message = rejection.Message + (previousLoaded
                 ? $" rules.d was rolled back to before the last sync ({what}) and the previous {after.LoadedRuleCount} rules are loaded again."
                 : $" rules.d was rolled back ({what}), but the previous rules did not load cleanly either" +
-                  (reloaded is { ExitCode: not 0 } ? $": {reloaded.StandardError.Trim()}" : ".")),
+                  (reloaded is { ExitCode: not 0 } ? $": {reloaded.StandardError.Trim()}" : ".")) +
+                blocked,
             Commands = executed,
             Rejection = rejection,
             Drift = drift,
@@ -320,6 +322,44 @@ public sealed partial class AuditdRestarter
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Records the rolled-back sync's source as rejected, so the sync does not write it again on the next poll;
+    /// returns the sentence that tells the operator so.
+    /// </summary>
+    private string RecordRejectedSource(BackupGeneration generation, RuleRejectedException rejection)
+    {
+        if (generation.SourceFingerprint is not { } fingerprint)
+        {
+            // A generation from before sources were fingerprinted: nothing to recognise the source by.
+            return " The sync's source is not known, so a sync may write it again.";
+        }
+
+        var record = new RejectedSource
+        {
+            Kind = RulesKind,
+            SourceFingerprint = fingerprint,
+            Source = generation.Source,
+            Generation = generation.Id,
+            Rule = rejection.Rule,
+            File = rejection.File is null ? null : Path.GetFileName(rejection.File),
+            Line = rejection.Line,
+            KernelMessage = rejection.KernelMessage,
+            Rejected = DateTimeOffset.UtcNow,
+        };
+        try
+        {
+            record.Save(_backups.StatePath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Error("could not record the rejected source", new LogField("file", RejectedSource.PathFor(_backups.StatePath, SyncKind.Rules)), new LogField("error", e.Message));
+            return $" Recording the rejected source failed ({e.Message}), so the next sync may write it again.";
+        }
+
+        _log.Info("recorded the rejected source", new LogField("source", generation.Source), new LogField("fingerprint", fingerprint));
+        return " Sync-AuditRules will not write this source again: fix the rule in the rules ConfigMap.";
     }
 
     private static string Describe(RestoreResult restored)

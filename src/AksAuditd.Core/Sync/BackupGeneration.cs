@@ -74,8 +74,8 @@ public sealed class BackupGeneration
 
     /// <summary>
     /// <see cref="SourceFileSet.Fingerprint"/> of the source a sync made the directory match; null for a restore
-    /// (and in generations written before this field). When the kernel rejects what the sync wrote, this names the
-    /// source that was rejected.
+    /// (and in generations written before this field). When the kernel rejects what the sync wrote, this is the
+    /// source recorded as rejected (<see cref="RejectedSource"/>).
     /// </summary>
     [JsonPropertyName("sourceFingerprint")]
     public string? SourceFingerprint { get; set; }

@@ -121,6 +121,13 @@ public sealed class SyncService
                 $"The source {request.SourcePath} holds no *{kind.Suffix()} file; an empty source never empties the node unless it is allowed (-AllowEmpty, allowEmptySource: true).");
         }
 
+        var rejected = RejectedSource.Load(request.StatePath, kind, _fs);
+        if (rejected is not null && rejected.SourceFingerprint == source.Fingerprint)
+        {
+            var file = rejected.File is null ? request.SourcePath : Path.Combine(request.SourcePath, rejected.File);
+            throw new SyncException(SyncFailure.SourceRejectedByKernel, rejected.Line is { } line ? $"{file}:{line}" : file, rejected.Describe());
+        }
+
         if (!session.Recovered)
         {
             FinishInterruptedSync(backups, kind, target, node);
@@ -131,6 +138,7 @@ public sealed class SyncService
         var plan = new SyncPlan(kind, request.SourcePath, target, request.Mode, drift);
         if (plan.IsEmpty)
         {
+            ForgetRejected(request, rejected);
             ClaimSourceNames(session, request, record, source);
             session.Recovered = true;
             _log.Debug("No change", new LogField("kind", kind.StateName()), new LogField("files", source.Files.Count), new LogField("durationMs", clock.ElapsedMilliseconds));
@@ -154,6 +162,7 @@ public sealed class SyncService
         var applied = writer.Apply(target, kind, writes, deletes, backups, BackupCause.Sync(request.SourcePath, source), () => Save(session, request.StatePath, kind, widened));
         Save(session, request.StatePath, kind, NewRecord(kind, target, new Dictionary<string, string>(), source));
         session.Recovered = true;
+        ForgetRejected(request, rejected);
 
         foreach (var write in writes)
         {
@@ -171,6 +180,27 @@ public sealed class SyncService
             new LogField("removed", string.Join(",", plan.Removed)), new LogField("backup", applied.Backup?.Path),
             new LogField("durationMs", clock.ElapsedMilliseconds));
         return Result(true, false, false, plan.Added, plan.Modified, plan.Removed, plan.Foreign, applied.Backup?.Path);
+    }
+
+    /// <summary>The source changed since the kernel rejected it, and the node now has it: the rejection no longer applies.</summary>
+    private void ForgetRejected(SyncRequest request, RejectedSource? rejected)
+    {
+        if (rejected is null)
+        {
+            return;
+        }
+
+        try
+        {
+            RejectedSource.Clear(request.StatePath, request.Kind, _fs);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SyncException(SyncFailure.StateUnusable, RejectedSource.PathFor(request.StatePath, request.Kind), $"The rejected-source record cannot be removed: {e.Message}", e);
+        }
+
+        _log.Info("The rejected source changed; syncing it again",
+            new LogField("kind", request.Kind.StateName()), new LogField("source", request.SourcePath), new LogField("rejectedGeneration", rejected.Generation));
     }
 
     private SourceFileSet ReadSource(SyncRequest request, SyncSession session)

@@ -98,7 +98,14 @@ public sealed class NodeKernelTests
         Assert.Equal(Path.GetFileName(synced.BackupPath), rollback.Restores);
         Assert.Contains($"{bad}\n", File.ReadAllText(rollback.SavedFile("60-aks-bad.rules")));
 
-        // The kernel enforces the rolled-back rules.d, so the next poll has nothing to load.
+        // The next poll neither writes the rejected source again nor has anything to load.
+        var record = RejectedSource.Load(state, SyncKind.Rules)!;
+        Assert.Equal(new BackupStore(state).List("rules").Single(g => g.Path == synced.BackupPath).SourceFingerprint, record.SourceFingerprint);
+        Assert.Equal(("60-aks-bad.rules", 2, bad), (record.File, record.Line, record.Rule));
+        Assert.Contains("fix the rule in the rules ConfigMap", result.Message);
+        var refused = Assert.Throws<SyncException>(() => Sync(source, state));
+        Assert.Equal(SyncFailure.SourceRejectedByKernel, refused.Failure);
+        Assert.Equal(filesBefore, MachineAudit.RulesFiles());
         var next = Restarter(machine, state).Restart(RestartMode.Auto, _ => true);
         Assert.True(next.Succeeded, next.Message);
         Assert.Equal("None", next.Method);
