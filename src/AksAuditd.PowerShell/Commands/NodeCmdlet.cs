@@ -14,7 +14,7 @@ internal static class NodeCmdlet
         return root.Length > 1 ? root.TrimEnd('/') : root;
     }
 
-    public static IKernelRuleCanon RuleCanon() => new InterimRuleCanon();
+    public static IKernelRuleCanon RuleCanon(string hostRoot) => KernelRuleCanon.ForNode(hostRoot);
 
     public static IEnumerable<string> StatusWarnings(AuditdStatus status, long? previousLost)
     {

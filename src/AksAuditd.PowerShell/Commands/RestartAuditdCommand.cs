@@ -36,7 +36,7 @@ public sealed class RestartAuditdCommand : AksAuditdCmdlet
         RestartResult result;
         try
         {
-            var restarter = new AuditdRestarter(runner, NodeCmdlet.RuleCanon(), rules, new BackupStore(state, log: Log), Log);
+            var restarter = new AuditdRestarter(runner, NodeCmdlet.RuleCanon(root), rules, new BackupStore(state, log: Log), Log);
             result = restarter.Restart(mode, line => ShouldProcess(root, line));
         }
         catch (UnsupportedDistributionException e)

@@ -15,26 +15,6 @@ public sealed class SyncAuditRulesCommand : SyncCommandBase
 
     private protected override string DefaultTarget(AksAuditdConfiguration configuration) => configuration.HostRulesDirectory;
 
-    private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) => RulesEngine.Create(this);
-}
-
-/// <summary>The rules engine (AksAuditd.Core.Rules.RuleValidator), found by name while it lands on main.</summary>
-internal static class RulesEngine
-{
-    public static IRuleFileValidator Create(PSCmdlet cmdlet)
-    {
-        var type = typeof(IRuleFileValidator).Assembly.GetType("AksAuditd.Core.Rules.RuleValidator");
-        if (type is not null && Activator.CreateInstance(type) is IRuleFileValidator validator)
-        {
-            return validator;
-        }
-
-        cmdlet.WriteWarning("The rules engine (RuleValidator) is not in this build: rules files are checked for safety but not validated.");
-        return new NoRuleValidation();
-    }
-
-    private sealed class NoRuleValidation : IRuleFileValidator
-    {
-        public IReadOnlyList<RuleDiagnostic> Validate(string path, string text) => Array.Empty<RuleDiagnostic>();
-    }
+    // Validated without the node's facts (users, paths): the same verdict as a CI check of the ConfigMap.
+    private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) => new RuleValidator();
 }

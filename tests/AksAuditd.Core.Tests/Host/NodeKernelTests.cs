@@ -12,8 +12,11 @@ namespace AksAuditd.Core.Tests.Host;
 /// <summary>Restart-Auditd's core against this machine's real kernel and auditd (HostRoot /).</summary>
 public sealed class NodeKernelTests
 {
+    /// <summary>The rules engine's canon for this machine: Debian 12, mawk, x86_64 or aarch64.</summary>
+    private static readonly IKernelRuleCanon Canon = KernelRuleCanon.ForNode("/");
+
     private static AuditdRestarter Restarter(MachineAudit machine, string? state = null) =>
-        new(machine.Runner, new InterimRuleCanon(), MachineAudit.RulesDirectory, new BackupStore(state ?? machine.Scratch()));
+        new(machine.Runner, Canon, MachineAudit.RulesDirectory, new BackupStore(state ?? machine.Scratch()));
 
     /// <summary>The real sync of a source directory into this machine's rules.d, backed up under <paramref name="state"/>.</summary>
     private static SyncResult Sync(string source, string state) => new SyncService(new LineShapeValidator()).Sync(new SyncRequest
@@ -36,15 +39,22 @@ public sealed class NodeKernelTests
         // What a sync writes into rules.d.
         File.WriteAllText(Path.Combine(MachineAudit.RulesDirectory, "50-aks-node-test.rules"), $"-w {watched} -p wa -k aks_node_watch\n-w {scratch}/other -p wa -k aks_node_other\n");
         File.WriteAllText(Path.Combine(scratch, "other"), string.Empty);
+        // Syscall rules written in ways auditctl -l lists differently (order, names, several -S, -k on a syscall rule, 32-bit).
+        File.WriteAllText(Path.Combine(MachineAudit.RulesDirectory, "60-aks-node-syscalls.rules"),
+            "-a exit,always -F arch=b64 -S openat -S open -F auid>=1000 -F auid!=unset -F exit=-EACCES -k aks_node_access\n" +
+            "-a always,exit -F arch=b32 -S chmod,fchmod -F uid=root -F key=aks_node_perm\n" +
+            $"-w {scratch}/dir/ -p rwxa\n");
 
         var result = Restarter(machine).Restart(RestartMode.LoadRules, _ => true);
 
         Assert.True(result.Succeeded, result.Message);
         Assert.Equal("LoadRules", result.Method);
         Assert.Equal(new[] { "augenrules --load" }, result.Commands);
-        var desired = new InterimRuleCanon().DesiredRules(MachineAudit.RulesDirectory).Select(r => r.Rule).Order().ToList();
-        var kernel = new InterimRuleCanon().LoadedRules(machine.Auditctl("-l")).Order().ToList();
+        Assert.Empty(result.Drift);
+        var desired = Canon.DesiredRules(MachineAudit.RulesDirectory).Select(r => r.Rule).Order().ToList();
+        var kernel = Canon.LoadedRules(machine.Auditctl("-l")).Order().ToList();
         Assert.Equal(desired, kernel);
+        Assert.Equal(5, kernel.Count);
         Assert.Contains($"-w {watched} -p wa -k aks_node_watch", kernel);
 
         File.AppendAllText(watched, "after\n");
@@ -143,15 +153,16 @@ public sealed class NodeKernelTests
     {
         using var machine = new MachineAudit();
         var scratch = machine.Scratch();
-        // Written the way auditctl -l lists it, which the interim canon compares literally.
+        // Written differently from how auditctl -l lists it: the engine's canonical form is what is compared.
+        var written = $"-a exit,always -F arch=b64 -S openat -F dir={scratch} -k aks_node_drift";
         var rule = $"-a always,exit -F arch=b64 -S openat -F dir={scratch} -F key=aks_node_drift";
         var watch = $"-w {scratch} -p wa -k aks_node_drift_watch";
-        File.WriteAllText(Path.Combine(MachineAudit.RulesDirectory, "50-aks-drift.rules"), $"{rule}\n{watch}\n");
+        File.WriteAllText(Path.Combine(MachineAudit.RulesDirectory, "50-aks-drift.rules"), $"{written}\n{watch}\n");
         machine.StartAuditd();
-        Assert.Empty(new KernelDriftReader(machine.Runner, new InterimRuleCanon()).Read(MachineAudit.RulesDirectory));
+        Assert.Empty(new KernelDriftReader(machine.Runner, Canon).Read(MachineAudit.RulesDirectory));
 
         machine.Auditctl("-d", "always,exit", "-F", "arch=b64", "-S", "openat", "-F", $"dir={scratch}", "-F", "key=aks_node_drift");
-        var drift = new KernelDriftReader(machine.Runner, new InterimRuleCanon()).Read(MachineAudit.RulesDirectory);
+        var drift = new KernelDriftReader(machine.Runner, Canon).Read(MachineAudit.RulesDirectory);
 
         var missing = Assert.Single(drift);
         Assert.Equal(KernelDriftStatus.Missing, missing.Status);
@@ -160,8 +171,26 @@ public sealed class NodeKernelTests
         Assert.Equal(1, missing.Line);
 
         machine.Auditctl("-a", "always,exit", "-F", "arch=b64", "-S", "openat", "-F", "key=aks_node_extra");
-        drift = new KernelDriftReader(machine.Runner, new InterimRuleCanon()).Read(MachineAudit.RulesDirectory);
+        drift = new KernelDriftReader(machine.Runner, Canon).Read(MachineAudit.RulesDirectory);
         Assert.Contains(drift, d => d.Status == KernelDriftStatus.Unexpected && d.Rule == "-a always,exit -F arch=b64 -S openat -F key=aks_node_extra");
+    }
+
+    [Fact]
+    public void AnIndentedDeleteAllInALaterFileClearsTheEarlierRulesOnAMawkNodeAndTheDesiredRulesAgree()
+    {
+        using var machine = new MachineAudit();
+        var scratch = machine.Scratch();
+        // Debian's augenrules filters with mawk, which does not see " -D" as -D: it stays in place and clears what came before.
+        File.WriteAllText(Path.Combine(MachineAudit.RulesDirectory, "50-aks-first.rules"), $"-w {scratch}/a -p wa -k aks_node_first\n");
+        File.WriteAllText(Path.Combine(MachineAudit.RulesDirectory, "60-aks-second.rules"), $" -D\n-w {scratch}/b -p wa -k aks_node_second\n");
+        machine.StartAuditd();
+
+        var result = Restarter(machine).Restart(RestartMode.LoadRules, _ => true);
+
+        Assert.True(result.Succeeded, result.Message);
+        Assert.Equal(new[] { $"-w {scratch}/b -p wa -k aks_node_second" }, Canon.LoadedRules(machine.Auditctl("-l")));
+        var desired = Assert.Single(Canon.DesiredRules(MachineAudit.RulesDirectory));
+        Assert.Equal((Path.Combine(MachineAudit.RulesDirectory, "60-aks-second.rules"), 2), (desired.File, desired.Line));
     }
 
     [Fact]
@@ -224,7 +253,7 @@ public sealed class NodeKernelTests
         var state = Directory.CreateTempSubdirectory("aks-auditd-state-").FullName;
         try
         {
-            var restarter = new AuditdRestarter(runner, new InterimRuleCanon(), "/nonexistent", new BackupStore(state));
+            var restarter = new AuditdRestarter(runner, Canon, "/nonexistent", new BackupStore(state));
 
             var first = restarter.Restart(RestartMode.Restart, _ => true);
             var second = restarter.Restart(RestartMode.Restart, _ => true);
