@@ -58,13 +58,17 @@ public sealed class NodeCmdletTests
         var kernelBefore = machine.Auditctl("-l");
         Assert.Contains($"-w {watched} -p wa -k aks_cmdlet_good", kernelBefore);
 
-        // Valid to the validator without a host root; the kernel refuses a watch whose parent directory does not exist.
-        var bad = "-w /nonexistent-aks-auditd/dir/file -p wa -k aks_cmdlet_bad";
+        // The validator checks watches against the node (HostRoot /), and the directory exists when the sync runs;
+        // it is gone when the rules load (an application removed it), and the kernel refuses a watch without its parent.
+        var gone = Path.Combine(watched, "app");
+        Directory.CreateDirectory(gone);
+        var bad = $"-w {gone}/app.conf -p wa -k aks_cmdlet_bad";
         File.WriteAllText(Path.Combine(source, "60-aks-bad.rules"), $"-w {watched}/new -p wa -k aks_cmdlet_new\n{bad}\n");
         var badSync = shell.Invoke("Sync-AuditRules -Confirm:$false -PassThru");
         Assert.Empty(badSync.AllErrors);
         Assert.Equal(new[] { "60-aks-bad.rules" }, ((IEnumerable<string>)Assert.Single(badSync.Output).Properties["Added"].Value).ToArray());
         Assert.Contains(bad, File.ReadAllText(Path.Combine(MachineAudit.RulesDirectory, "60-aks-bad.rules")));
+        Directory.Delete(gone);
 
         var restart = shell.Invoke("Restart-Auditd -Confirm:$false");
 

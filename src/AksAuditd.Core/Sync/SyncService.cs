@@ -81,6 +81,15 @@ public sealed class SyncService
         }
 
         var source = ReadSource(request, session);
+
+        // The real kernel's verdict on exactly this source comes before the validator's: it is why the node has its previous rules.
+        var rejected = RejectedSource.Load(request.StatePath, kind, _fs);
+        if (rejected is not null && rejected.SourceFingerprint == source.Fingerprint)
+        {
+            var file = rejected.File is null ? request.SourcePath : Path.Combine(request.SourcePath, rejected.File);
+            throw new SyncException(SyncFailure.SourceRejectedByKernel, rejected.Line is { } line ? $"{file}:{line}" : file, rejected.Describe());
+        }
+
         var diagnostics = new List<RuleDiagnostic>(source.Problems);
         foreach (var file in source.Files)
         {
@@ -119,13 +128,6 @@ public sealed class SyncService
         {
             throw new SyncException(SyncFailure.SourceEmpty, request.SourcePath,
                 $"The source {request.SourcePath} holds no *{kind.Suffix()} file; an empty source never empties the node unless it is allowed (-AllowEmpty, allowEmptySource: true).");
-        }
-
-        var rejected = RejectedSource.Load(request.StatePath, kind, _fs);
-        if (rejected is not null && rejected.SourceFingerprint == source.Fingerprint)
-        {
-            var file = rejected.File is null ? request.SourcePath : Path.Combine(request.SourcePath, rejected.File);
-            throw new SyncException(SyncFailure.SourceRejectedByKernel, rejected.Line is { } line ? $"{file}:{line}" : file, rejected.Describe());
         }
 
         if (!session.Recovered)

@@ -15,6 +15,15 @@ public sealed class SyncAuditRulesCommand : SyncCommandBase
 
     private protected override string DefaultTarget(AksAuditdConfiguration configuration) => configuration.HostRulesDirectory;
 
-    // Validated without the node's facts (users, paths): the same verdict as a CI check of the ConfigMap.
-    private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) => new RuleValidator();
+    /// <remarks>
+    /// With the node's root mounted, the rules are checked against the node itself (user names from its passwd,
+    /// watch parents that must exist), so a set the kernel would reject never reaches rules.d. Without the mount
+    /// (a sandbox, a CI checkout) those node-dependent checks are skipped.
+    /// </remarks>
+    private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) =>
+        new RuleValidator(new RuleParserOptions
+        {
+            HostRoot = Directory.Exists(configuration.HostRoot) ? configuration.HostRoot : null,
+            Arch = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "aarch64" : "x86_64",
+        });
 }
