@@ -57,7 +57,12 @@ public sealed class RuleParser
 {
     private readonly LineContext _context;
 
-    public RuleParser(RuleParserOptions? options = null)
+    public RuleParser()
+        : this(null)
+    {
+    }
+
+    public RuleParser(RuleParserOptions? options)
     {
         Options = options ?? new RuleParserOptions();
         _context = new LineContext(Options.HostMachine(), Options.ResolveEnvironment(), Options.KernelHz);

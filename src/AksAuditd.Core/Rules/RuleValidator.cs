@@ -9,7 +9,13 @@ public sealed class RuleValidator : IRuleFileValidator
 {
     private readonly RuleParser _parser;
 
-    public RuleValidator(RuleParserOptions? options = null)
+    /// <summary>For an x86_64 node, without node facts (user names and watch directories are not checked).</summary>
+    public RuleValidator()
+        : this(null)
+    {
+    }
+
+    public RuleValidator(RuleParserOptions? options)
     {
         _parser = new RuleParser(options);
     }
@@ -60,8 +66,8 @@ public sealed class RuleValidator : IRuleFileValidator
         KernelRuleSet.Load(file, diagnostics);
         return diagnostics
             .OrderBy(d => d.LineNumber)
-            .ThenBy(d => d.Column)
             .ThenByDescending(d => d.Severity)
+            .ThenBy(d => d.Column)
             .ToList();
     }
 }
