@@ -65,7 +65,13 @@ public abstract class RuleCommandBase : AksAuditdCmdlet
                     if (provider.Name != "FileSystem")
                     {
                         WriteError(new ArgumentException($"{value} is not a file system path."), "NotAFileSystemPath", ErrorCategory.InvalidArgument, value);
+                        Failed = true;
                         continue;
+                    }
+                    if (resolved.Count == 0)
+                    {
+                        // A wildcard that matches nothing: say so, as Get-Content does, instead of passing silently.
+                        throw new ItemNotFoundException($"Cannot find a rules file matching '{value}'.");
                     }
                 }
             }
