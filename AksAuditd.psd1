@@ -19,6 +19,8 @@
         'Install-Auditd'
         'Restart-Auditd'
         'Get-AuditdStatus'
+        'Test-AuditRule'
+        'Get-AuditRule'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
