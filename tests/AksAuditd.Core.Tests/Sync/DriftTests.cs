@@ -55,7 +55,7 @@ public sealed class DriftTests
 
         Assert.Equal("10-base.rules", Assert.Single(report.Drift).Name);
         Assert.Equal(new[] { "10-base.rules.bak", "README.md" }, report.Problems.Select(p => p.Path).Order(StringComparer.Ordinal).ToArray());
-        Assert.All(report.Problems, p => Assert.Equal(Rules.DiagnosticSeverity.Warning, p.Severity));
+        Assert.All(report.Problems, p => Assert.Equal(AksAuditd.Core.Rules.DiagnosticSeverity.Warning, p.Severity));
     }
 
     [Fact]
