@@ -51,6 +51,8 @@ internal sealed class KillingFileSystem : INodeFileSystem
 
     public IReadOnlyList<string> List(string directory) => _inner.List(directory);
 
+    public IReadOnlyList<(string Name, FileIdentity Identity)> ListWithIdentities(string directory, bool followSymlinks = true) => _inner.ListWithIdentities(directory, followSymlinks);
+
     public byte[] Read(string path, int limit) => _inner.Read(path, limit);
 
     public string? ReadLink(string path) => _inner.ReadLink(path);

@@ -44,6 +44,13 @@ public interface INodeFileSystem
     /// <summary>The names in a directory, without . and ..</summary>
     IReadOnlyList<string> List(string directory);
 
+    /// <summary>
+    /// The names in a directory with each entry's identity (stat, or lstat when <paramref name="followSymlinks"/>
+    /// is false), in one pass relative to the open directory: the cheap way to poll many files.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
+    IReadOnlyList<(string Name, FileIdentity Identity)> ListWithIdentities(string directory, bool followSymlinks = true);
+
     /// <summary>Reads a whole regular file; more than <paramref name="limit"/> bytes is a <see cref="FileTooLargeException"/>.</summary>
     byte[] Read(string path, int limit);
 
@@ -112,13 +119,42 @@ public sealed class LinuxNodeFileSystem : INodeFileSystem
     [ThreadStatic]
     private static byte[]? _statBuffer;
 
-    public FileIdentity Stat(string path, bool followSymlinks = true)
+    public FileIdentity Stat(string path, bool followSymlinks = true) => StatAt(AtFdCwd, path, followSymlinks);
+
+    public IReadOnlyList<(string Name, FileIdentity Identity)> ListWithIdentities(string directory, bool followSymlinks = true)
+    {
+        var fd = Native.open(directory, OReadOnlyCloseOnExec);
+        if (fd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw errno is ENOENT or ENOTDIR ? new DirectoryNotFoundException($"open {directory}: {new Win32Exception(errno).Message}") : Error(errno, "open", directory);
+        }
+
+        try
+        {
+            var options = new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false };
+            var names = new System.IO.Enumeration.FileSystemEnumerable<string>(directory, (ref System.IO.Enumeration.FileSystemEntry e) => e.FileName.ToString(), options);
+            var entries = new List<(string, FileIdentity)>();
+            foreach (var name in names)
+            {
+                entries.Add((name, StatAt(fd, name, followSymlinks)));
+            }
+
+            return entries;
+        }
+        finally
+        {
+            Native.close(fd);
+        }
+    }
+
+    private static FileIdentity StatAt(int directoryFd, string path, bool followSymlinks)
     {
         var buffer = _statBuffer ??= new byte[256];
         int rc;
         do
         {
-            rc = Native.statx(AtFdCwd, path, followSymlinks ? 0 : AtSymlinkNoFollow, StatxBasicStats, buffer);
+            rc = Native.statx(directoryFd, path, followSymlinks ? 0 : AtSymlinkNoFollow, StatxBasicStats, buffer);
         }
         while (rc != 0 && Marshal.GetLastPInvokeError() == EINTR);
 

@@ -204,6 +204,9 @@ public sealed class DetectionTests
 
         public IReadOnlyList<string> List(string directory) => _real.List(directory);
 
+        public IReadOnlyList<(string Name, FileIdentity Identity)> ListWithIdentities(string directory, bool followSymlinks = true) =>
+            _real.ListWithIdentities(directory, followSymlinks).Select(e => Path.Combine(directory, e.Name) == _path ? (e.Name, _identity) : e).ToList();
+
         public byte[] Read(string path, int limit) => _real.Read(path, limit);
 
         public string? ReadLink(string path) => _real.ReadLink(path);
