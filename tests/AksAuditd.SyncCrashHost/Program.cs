@@ -87,6 +87,8 @@ internal sealed class KillingFileSystem : INodeFileSystem
 
     public IDisposable? TryLockDirectory(string directory, TimeSpan wait) => _inner.TryLockDirectory(directory, wait);
 
+    public IDirectoryWatch? Watch(string directory) => _inner.Watch(directory);
+
     private void Change(Action change)
     {
         if (++Changes == _killAt)

@@ -206,6 +206,50 @@ public sealed class TargetCache
 
     internal long BeginScan() => Polls++;
 
+    private IDirectoryWatch? _watch;
+    private string? _watched;
+    private bool _dirty = true;
+
+    /// <summary>The last complete scan, for <see cref="Quiet"/> polls.</summary>
+    internal NodeFileSet? Last { get; set; }
+
+    /// <summary>
+    /// True when the directory is watched and nothing happened in it since the last call; the first call only
+    /// starts watching. Any event, or lost events, make this scan a full one.
+    /// </summary>
+    internal bool Quiet(string directory, INodeFileSystem fs)
+    {
+        if (_watched != directory || _watch is null)
+        {
+            _watch?.Dispose();
+            _watch = fs.Watch(directory);
+            _watched = _watch is null ? null : directory;
+            _dirty = false;
+            return false;
+        }
+
+        var events = _watch.TakeEvents();
+        if (events.Contains(null))
+        {
+            _watch.Dispose();
+            _watch = null; // lost events or a replaced directory: watch afresh next time
+        }
+
+        var quiet = events.Count == 0 && !_dirty;
+        _dirty = false;
+        return quiet;
+    }
+
+    /// <summary>A quiet poll re-hashed this file and found it as remembered.</summary>
+    internal void Verified(NodeFile file, DateTime readStarted)
+    {
+        FilesHashed++;
+        if (SourceCache.IsRacy(file.Identity, readStarted))
+        {
+            _dirty = true; // too fresh to vouch for: scan fully next time
+        }
+    }
+
     internal bool TryGet(string name, FileIdentity identity, bool forceVerify, out NodeFile? file)
     {
         if (!forceVerify && _entries.TryGetValue(name, out var entry) && !entry.Racy && entry.File.Identity.SameContentsAs(identity))
@@ -236,11 +280,13 @@ public sealed class TargetCache
     internal void Wrote(NodeFile file)
     {
         _changed = true;
+        _dirty = true;
         _entries[file.Name] = new Entry(file, SourceCache.IsRacy(file.Identity, DateTime.UtcNow));
     }
 
     internal void Forget(string name)
     {
+        _dirty = true;
         _changed |= _entries.Remove(name);
     }
 

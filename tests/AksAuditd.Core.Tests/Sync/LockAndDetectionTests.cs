@@ -242,5 +242,16 @@ public sealed class DetectionTests
         public void SyncDirectory(string directory) => _real.SyncDirectory(directory);
 
         public IDisposable? TryLockDirectory(string directory, TimeSpan wait) => _real.TryLockDirectory(directory, wait);
+
+        /// <summary>The frozen file's events are dropped too: the change is invisible to inotify as well as to stat.</summary>
+        public IDirectoryWatch? Watch(string directory) => _real.Watch(directory) is { } watch ? new Filtered(watch, directory, this) : null;
+
+        private sealed class Filtered(IDirectoryWatch inner, string directory, FrozenStat owner) : IDirectoryWatch
+        {
+            public IReadOnlyCollection<string?> TakeEvents() =>
+                inner.TakeEvents().Where(name => name is null || Path.Combine(directory, name) != owner._path).ToList();
+
+            public void Dispose() => inner.Dispose();
+        }
     }
 }
