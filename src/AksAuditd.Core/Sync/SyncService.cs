@@ -6,6 +6,9 @@ using AksAuditd.Core.Rules;
 namespace AksAuditd.Core.Sync;
 
 /// <summary>Drift of a node directory against a source, with what was wrong or ignored in the source.</summary>
+/// <summary>What a poll that found nothing to do saw; the next poll that sees the same can stop early.</summary>
+internal sealed record QuietPoll(SourceFileSet Source, long TargetVersion, SyncMode Mode, bool AllowEmpty, string StatePath, ManagedFileRecord Record, List<RuleDiagnostic> Diagnostics, List<string> Foreign);
+
 public sealed record DriftReport(IReadOnlyList<FileDrift> Drift, IReadOnlyList<RuleDiagnostic> Problems, string? SourceVersion);
 
 /// <summary>
@@ -90,10 +93,24 @@ public sealed class SyncService
             throw new SyncException(SyncFailure.SourceRejectedByKernel, rejected.Line is { } line ? $"{file}:{line}" : file, rejected.Describe());
         }
 
-        var diagnostics = new List<RuleDiagnostic>(source.Problems);
-        foreach (var file in source.Files)
+        var quiet = session.LastQuiet;
+        session.LastQuiet = null;
+        List<RuleDiagnostic> diagnostics;
+        if (quiet is not null && ReferenceEquals(quiet.Source, source) && quiet.TargetVersion == node.Version && node.Leftovers.Count == 0
+            && quiet.Mode == request.Mode && quiet.AllowEmpty == request.AllowEmpty && quiet.StatePath == request.StatePath
+            && ReferenceEquals(LoadRecord(session, request.StatePath, kind, target), quiet.Record))
         {
-            diagnostics.AddRange(session.Validate(file, Path.Combine(request.SourcePath, file.Name), _validator));
+            // The same source version, the same node files and the same record as a poll that found nothing to do.
+            diagnostics = quiet.Diagnostics;
+        }
+        else
+        {
+            quiet = null;
+            diagnostics = new List<RuleDiagnostic>(source.Problems);
+            foreach (var file in source.Files)
+            {
+                diagnostics.AddRange(session.Validate(file, Path.Combine(request.SourcePath, file.Name), _validator));
+            }
         }
 
         SyncResult Result(bool changed, bool whatIf, bool blocked, IEnumerable<string> added, IEnumerable<string> modified, IEnumerable<string> removed, IEnumerable<string> foreign, string? backup) => new()
@@ -130,6 +147,12 @@ public sealed class SyncService
                 $"The source {request.SourcePath} holds no *{kind.Suffix()} file; an empty source never empties the node unless it is allowed (-AllowEmpty, allowEmptySource: true).");
         }
 
+        if (quiet is not null)
+        {
+            session.LastQuiet = quiet;
+            return Result(false, false, false, [], [], [], quiet.Foreign, null);
+        }
+
         if (!session.Recovered)
         {
             FinishInterruptedSync(backups, kind, target, node);
@@ -143,6 +166,8 @@ public sealed class SyncService
             ForgetRejected(request, rejected);
             ClaimSourceNames(session, request, record, source);
             session.Recovered = true;
+            session.LastQuiet = new QuietPoll(source, node.Version, request.Mode, request.AllowEmpty, request.StatePath,
+                LoadRecord(session, request.StatePath, kind, target), diagnostics, plan.Foreign.ToList());
             _log.Debug("No change", new LogField("kind", kind.StateName()), new LogField("files", source.Files.Count), new LogField("durationMs", clock.ElapsedMilliseconds));
             return Result(false, false, false, [], [], [], plan.Foreign, null);
         }
@@ -168,7 +193,8 @@ public sealed class SyncService
 
         foreach (var write in writes)
         {
-            session.Target.Wrote(write.Name, _fs.Stat(Path.Combine(target, write.Name)), write.Sha256);
+            var path = Path.Combine(target, write.Name);
+            session.Target.Wrote(new NodeFile(write.Name, path, _fs.Stat(path), write.Sha256));
         }
 
         foreach (var name in deletes)
