@@ -308,6 +308,77 @@ internal static class InterpretationTables
         (4194304, "__O_TMPFILE"),
     ];
 
+    /// <summary>clone(2) flag bits above the signal byte; joined in the order of CloneFlagOrder.</summary>
+    public static readonly (long Value, string Name)[] CloneFlags =
+    [
+        (256, "CLONE_VM"),
+        (512, "CLONE_FS"),
+        (1024, "CLONE_FILES"),
+        (2048, "CLONE_SIGHAND"),
+        (8192, "CLONE_PTRACE"),
+        (16384, "CLONE_VFORK"),
+        (32768, "CLONE_PARENT"),
+        (65536, "CLONE_THREAD"),
+        (131072, "CLONE_NEWNS"),
+        (262144, "CLONE_SYSVSEM"),
+        (524288, "CLONE_SETTLS"),
+        (1048576, "CLONE_PARENT_SETTID"),
+        (2097152, "CLONE_CHILD_CLEARTID"),
+        (4194304, "CLONE_DETACHED"),
+        (8388608, "CLONE_UNTRACED"),
+        (16777216, "CLONE_CHILD_SETTID"),
+        (33554432, "CLONE_STOPPED"),
+        (67108864, "CLONE_NEWUTS"),
+        (134217728, "CLONE_NEWIPC"),
+        (268435456, "CLONE_NEWUSER"),
+        (536870912, "CLONE_NEWPID"),
+        (1073741824, "CLONE_NEWNET"),
+        (2147483648, "CLONE_IO"),
+    ];
+
+    /// <summary>mmap(2) flag bits; joined in the order of MmapFlagOrder.</summary>
+    public static readonly (long Value, string Name)[] MmapFlags =
+    [
+        (1, "MAP_SHARED"),
+        (2, "MAP_PRIVATE"),
+        (16, "MAP_FIXED"),
+        (32, "MAP_ANONYMOUS"),
+        (64, "MAP_32BIT"),
+        (256, "MAP_GROWSDOWN"),
+        (2048, "MAP_DENYWRITE"),
+        (4096, "MAP_EXECUTABLE"),
+        (8192, "MAP_LOCKED"),
+        (16384, "MAP_NORESERVE"),
+        (32768, "MAP_POPULATE"),
+        (65536, "MAP_NONBLOCK"),
+        (131072, "MAP_STACK"),
+        (262144, "MAP_HUGETLB"),
+        (524288, "MAP_SYNC"),
+        (1048576, "MAP_FIXED_NOREPLACE"),
+        (67108864, "MAP_UNINITIALIZED"),
+    ];
+
+    /// <summary>mmap(2) and mprotect(2) protection bits (the last only for mmap).</summary>
+    public static readonly (long Value, string Name)[] ProtFlags =
+    [
+        (1, "PROT_READ"),
+        (2, "PROT_WRITE"),
+        (4, "PROT_EXEC"),
+        (8, "PROT_SEM"),
+    ];
+
+    /// <summary>Seccomp return actions (code= masked with 0x7fff0000).</summary>
+    public static readonly (long Value, string Name)[] SeccompActions =
+    [
+        (0, "kill"),
+        (196608, "trap"),
+        (327680, "errno"),
+        (2143289344, "user-notify"),
+        (2146435072, "trace"),
+        (2147221504, "log"),
+        (2147418112, "allow"),
+    ];
+
     /// <summary>access(2) modes, whole values 0-7.</summary>
     public static readonly (long Value, string Name)[] AccessModes =
     [
@@ -343,6 +414,12 @@ internal static class InterpretationTables
         (49152, "socket"),
     ];
 
-    /// <summary>The order ausearch joins open(2) flag names in (after O_RDONLY when no access mode bit is set).</summary>
+    /// <summary>The order ausearch joins OpenFlags names in.</summary>
     public static readonly string[] OpenFlagOrder = ["O_WRONLY", "O_RDWR", "O_CREAT", "O_EXCL", "O_NOCTTY", "O_TRUNC", "O_APPEND", "O_NONBLOCK", "O_DSYNC", "O_ASYNC", "O_DIRECT", "O_DIRECTORY", "O_NOFOLLOW", "O_NOATIME", "O_CLOEXEC", "__O_SYNC", "O_PATH", "__O_TMPFILE"];
+
+    /// <summary>The order ausearch joins CloneFlags names in.</summary>
+    public static readonly string[] CloneFlagOrder = ["CLONE_VM", "CLONE_FS", "CLONE_FILES", "CLONE_SIGHAND", "CLONE_PTRACE", "CLONE_VFORK", "CLONE_PARENT", "CLONE_THREAD", "CLONE_NEWNS", "CLONE_SYSVSEM", "CLONE_SETTLS", "CLONE_PARENT_SETTID", "CLONE_CHILD_CLEARTID", "CLONE_DETACHED", "CLONE_UNTRACED", "CLONE_CHILD_SETTID", "CLONE_STOPPED", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWUSER", "CLONE_NEWPID", "CLONE_NEWNET", "CLONE_IO"];
+
+    /// <summary>The order ausearch joins MmapFlags names in.</summary>
+    public static readonly string[] MmapFlagOrder = ["MAP_SHARED", "MAP_PRIVATE", "MAP_FIXED", "MAP_ANONYMOUS", "MAP_32BIT", "MAP_GROWSDOWN", "MAP_DENYWRITE", "MAP_EXECUTABLE", "MAP_LOCKED", "MAP_NORESERVE", "MAP_POPULATE", "MAP_NONBLOCK", "MAP_STACK", "MAP_HUGETLB", "MAP_SYNC", "MAP_FIXED_NOREPLACE", "MAP_UNINITIALIZED"];
 }
