@@ -42,6 +42,15 @@ foreach ($n in 0..63) {
 foreach ($n in 0..15) { Add-Probe 'SocketType' $n ($syscall -f '{0}', 41, 3, 2, $n.ToString('x'), 0) 'a1' }
 foreach ($bit in 0..31) { Add-Probe 'OpenFlag' ([long]1 -shl $bit) ($syscall -f '{0}', 257, 3, 'ffffff9c', 0, ([uint32]1 -shl $bit).ToString('x')) 'a2' }
 Add-Probe 'OpenFlagOrder' 0 ($syscall -f '{0}', 257, 3, 'ffffff9c', 0, 'ffffffff') 'a2'
+foreach ($bit in 8..31) { Add-Probe 'CloneFlag' ([long]1 -shl $bit) ($syscall -f '{0}', 56, 0, 0, 0, ([uint32]1 -shl $bit).ToString('x')) 'a2' }
+Add-Probe 'CloneFlagOrder' 0 ($syscall -f '{0}', 56, 0, 0, 0, 'ffffff00') 'a2'
+foreach ($bit in 0..31) { Add-Probe 'MmapFlag' ([long]1 -shl $bit) "type=MMAP {0}: fd=3 flags=$(([uint32]1 -shl $bit).ToString('x'))" 'flags' }
+Add-Probe 'MmapFlagOrder' 0 "type=MMAP {0}: fd=3 flags=ffffffff" 'flags'
+# PROT_READ rides along: a value without any of the low three bits prints as PROT_NONE.
+foreach ($bit in 0..3) { Add-Probe 'Prot' ([long]1 -shl $bit) ($syscall -f '{0}', 9, 0, 0, 0, (([uint32]1 -shl $bit) -bor 1).ToString('x')) 'a2' }
+foreach ($code in 0, 0x30000, 0x50000, 0x7fc00000, 0x7ff00000, 0x7ffc0000, 0x7fff0000) {
+    Add-Probe 'Seccomp' $code "type=SECCOMP {0}: auid=0 uid=0 gid=0 ses=1 pid=2 comm=`"probe`" exe=`"/probe`" sig=0 arch=c000003e syscall=2 compat=0 ip=0x0 code=0x$($code.ToString('x'))" 'code'
+}
 foreach ($n in 0..7) { Add-Probe 'Access' $n ($syscall -f '{0}', 21, 0, 0, $n.ToString('x'), 0) 'a1' }
 foreach ($n in 0..15) { Add-Probe 'List' $n "type=CONFIG_CHANGE {0}: auid=0 ses=1 op=add_rule key=(null) list=$n res=1" 'list' }
 foreach ($n in 0..15) { Add-Probe 'FileType' ($n -shl 12) ("type=PATH {0}: item=0 name=`"/probe`" inode=1 dev=00:00 mode={1} ouid=0 ogid=0 rdev=00:00 nametype=NORMAL" -f '{0}', [Convert]::ToString(($n -shl 12) -bor 0x1a4, 8)) 'mode' }
@@ -111,7 +120,7 @@ function Write-NameTable([string] $Name, [string] $Doc, [string] $Table, [script
     foreach ($p in $probes | Where-Object Table -eq $Table) {
         $answer = Get-Answer $p
         if ($null -ne $answer -and (& $Accept $answer $p)) {
-            [void]$sb.AppendLine("        ($($p.Value), $(Format-String (& $Select $answer))),")
+            [void]$sb.AppendLine("        ($($p.Value), $(Format-String (& $Select $answer $p))),")
         }
     }
     [void]$sb.AppendLine('    ];')
@@ -123,14 +132,21 @@ Write-NameTable 'Families' 'Socket address families (saddr, socket a0).' 'Family
 Write-NameTable 'SocketTypes' 'Socket types (socket a1, low byte).' 'SocketType' { param($a) $a -notlike 'unknown-type*' }
 # A lone flag bit prints as O_RDONLY|<flag> because no access mode bit is set; keep the flag.
 Write-NameTable 'OpenFlags' 'open(2) flag bits; ausearch joins them in the order of OpenFlagOrder.' 'OpenFlag' { param($a, $p) $a -ne ('0x' + $p.Value.ToString('x')) -and $a -ne 'O_RDONLY' } { param($a) $a -replace '^O_RDONLY\|', '' }
+Write-NameTable 'CloneFlags' 'clone(2) flag bits above the signal byte; joined in the order of CloneFlagOrder.' 'CloneFlag' { param($a) $a -notlike '0x*' }
+# A lone flag bit prints as MAP_FILE|<flag> because no sharing bit is set; keep the flag.
+Write-NameTable 'MmapFlags' 'mmap(2) flag bits; joined in the order of MmapFlagOrder.' 'MmapFlag' { param($a) $a -ne 'MAP_FILE' -and $a -notlike '0x*' } { param($a) $a -replace '^MAP_FILE\|', '' }
+Write-NameTable 'ProtFlags' 'mmap(2) and mprotect(2) protection bits (the last only for mmap).' 'Prot' { param($a) $a -notlike '0x*' } { param($a, $p) if ($p.Value -eq 1) { $a } else { $a -replace '^PROT_READ\|', '' } }
+Write-NameTable 'SeccompActions' 'Seccomp return actions (code= masked with 0x7fff0000).' 'Seccomp' { param($a) $a -notlike 'unknown-seccomp-code*' }
 Write-NameTable 'AccessModes' 'access(2) modes, whole values 0-7.' 'Access' { param($a) $true }
 Write-NameTable 'Lists' 'Rule filter lists (list=).' 'List' { param($a) $a -notlike 'unknown-list*' }
 Write-NameTable 'FileTypes' 'File type bits of mode= (S_IFMT).' 'FileType' { param($a) $a -notmatch '^\d{3},' } { param($a) $a -replace ',644$', '' }
 
-$order = Get-Answer ($probes | Where-Object Table -eq 'OpenFlagOrder' | Select-Object -First 1)
-[void]$sb.AppendLine('')
-[void]$sb.AppendLine('    /// <summary>The order ausearch joins open(2) flag names in (after O_RDONLY when no access mode bit is set).</summary>')
-[void]$sb.AppendLine("    public static readonly string[] OpenFlagOrder = [$((($order -split '\|') | ForEach-Object { Format-String $_ }) -join ', ')];")
+foreach ($table in 'OpenFlag', 'CloneFlag', 'MmapFlag') {
+    $order = Get-Answer ($probes | Where-Object Table -eq "${table}Order" | Select-Object -First 1)
+    [void]$sb.AppendLine('')
+    [void]$sb.AppendLine("    /// <summary>The order ausearch joins ${table}s names in.</summary>")
+    [void]$sb.AppendLine("    public static readonly string[] ${table}Order = [$((($order -split '\|') | ForEach-Object { Format-String $_ }) -join ', ')];")
+}
 [void]$sb.AppendLine('}')
 
 $text = $sb.ToString() -replace "`r`n", "`n"
