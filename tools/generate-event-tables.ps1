@@ -51,6 +51,9 @@ foreach ($bit in 0..3) { Add-Probe 'Prot' ([long]1 -shl $bit) ($syscall -f '{0}'
 foreach ($code in 0, 0x30000, 0x50000, 0x7fc00000, 0x7ff00000, 0x7ffc0000, 0x7fff0000) {
     Add-Probe 'Seccomp' $code "type=SECCOMP {0}: auid=0 uid=0 gid=0 ses=1 pid=2 comm=`"probe`" exe=`"/probe`" sig=0 arch=c000003e syscall=2 compat=0 ip=0x0 code=0x$($code.ToString('x'))" 'code'
 }
+foreach ($n in @(0..63) + @(1024..1063)) { Add-Probe 'FcntlCommand' $n ($syscall -f '{0}', 72, 0, 3, $n.ToString('x'), 0) 'a1' }
+foreach ($n in 0..7) { Add-Probe 'EpollOperation' $n ($syscall -f '{0}', 233, 0, 3, $n.ToString('x'), 0) 'a1' }
+foreach ($n in 0..6) { Add-Probe 'ClockId' $n ($syscall -f '{0}', 227, 0, $n.ToString('x'), 0, 0) 'a0' }
 foreach ($n in 0..7) { Add-Probe 'Access' $n ($syscall -f '{0}', 21, 0, 0, $n.ToString('x'), 0) 'a1' }
 foreach ($n in 0..15) { Add-Probe 'List' $n "type=CONFIG_CHANGE {0}: auid=0 ses=1 op=add_rule key=(null) list=$n res=1" 'list' }
 foreach ($n in 0..15) { Add-Probe 'FileType' ($n -shl 12) ("type=PATH {0}: item=0 name=`"/probe`" inode=1 dev=00:00 mode={1} ouid=0 ogid=0 rdev=00:00 nametype=NORMAL" -f '{0}', [Convert]::ToString(($n -shl 12) -bor 0x1a4, 8)) 'mode' }
@@ -137,6 +140,9 @@ Write-NameTable 'CloneFlags' 'clone(2) flag bits above the signal byte; joined i
 Write-NameTable 'MmapFlags' 'mmap(2) flag bits; joined in the order of MmapFlagOrder.' 'MmapFlag' { param($a) $a -ne 'MAP_FILE' -and $a -notlike '0x*' } { param($a) $a -replace '^MAP_FILE\|', '' }
 Write-NameTable 'ProtFlags' 'mmap(2) and mprotect(2) protection bits (the last only for mmap).' 'Prot' { param($a) $a -notlike '0x*' } { param($a, $p) if ($p.Value -eq 1) { $a } else { $a -replace '^PROT_READ\|', '' } }
 Write-NameTable 'SeccompActions' 'Seccomp return actions (code= masked with 0x7fff0000).' 'Seccomp' { param($a) $a -notlike 'unknown-seccomp-code*' }
+Write-NameTable 'FcntlCommands' 'fcntl(2) commands (fcntl a1).' 'FcntlCommand' { param($a) $a -notlike 'unknown-*' }
+Write-NameTable 'EpollOperations' 'epoll_ctl(2) operations (epoll_ctl a1).' 'EpollOperation' { param($a) $a -notlike 'unknown-*' }
+Write-NameTable 'ClockIds' 'Clock ids (clock_settime a0).' 'ClockId' { param($a) $a -notlike 'unknown-*' }
 Write-NameTable 'AccessModes' 'access(2) modes, whole values 0-7.' 'Access' { param($a) $true }
 Write-NameTable 'Lists' 'Rule filter lists (list=).' 'List' { param($a) $a -notlike 'unknown-list*' }
 Write-NameTable 'FileTypes' 'File type bits of mode= (S_IFMT).' 'FileType' { param($a) $a -notmatch '^\d{3},' } { param($a) $a -replace ',644$', '' }

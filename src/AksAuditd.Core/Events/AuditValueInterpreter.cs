@@ -128,6 +128,9 @@ internal sealed class AuditValueInterpreter
     private static readonly FrozenDictionary<long, string> Lists = InterpretationTables.Lists.ToFrozenDictionary(e => e.Value, e => e.Name);
     private static readonly FrozenDictionary<long, string> FileTypes = InterpretationTables.FileTypes.ToFrozenDictionary(e => e.Value, e => e.Name);
     private static readonly FrozenDictionary<long, string> AccessModes = InterpretationTables.AccessModes.ToFrozenDictionary(e => e.Value, e => e.Name);
+    private static readonly FrozenDictionary<long, string> FcntlCommands = InterpretationTables.FcntlCommands.ToFrozenDictionary(e => e.Value, e => e.Name);
+    private static readonly FrozenDictionary<long, string> EpollOperations = InterpretationTables.EpollOperations.ToFrozenDictionary(e => e.Value, e => e.Name);
+    private static readonly FrozenDictionary<long, string> ClockIds = InterpretationTables.ClockIds.ToFrozenDictionary(e => e.Value, e => e.Name);
     private static readonly FrozenDictionary<long, string> SeccompActions = InterpretationTables.SeccompActions.ToFrozenDictionary(e => e.Value, e => e.Name);
     private static readonly (uint Bit, string Name)[] OpenFlags = Ordered(InterpretationTables.OpenFlags, InterpretationTables.OpenFlagOrder);
     private static readonly (uint Bit, string Name)[] CloneFlags = Ordered(InterpretationTables.CloneFlags, InterpretationTables.CloneFlagOrder);
@@ -761,7 +764,7 @@ internal sealed class AuditValueInterpreter
                         break;
                     }
 
-                    output.Append(" laddr=").Append(address[4]).Append('.').Append(address[5]).Append('.').Append(address[6]).Append('.').Append(address[7])
+                    output.Append(" laddr=").Append((int)address[4]).Append('.').Append((int)address[5]).Append('.').Append((int)address[6]).Append('.').Append((int)address[7])
                         .Append(" lport=").Append((address[2] << 8) | address[3]).Append(" }");
                     break;
                 case 10:
@@ -860,7 +863,7 @@ internal sealed class AuditValueInterpreter
 
             if (i == 6 && bestBase == 0 && (bestLength == 6 || (bestLength == 5 && words[5] == 0xffff)))
             {
-                output.Append(address[12]).Append('.').Append(address[13]).Append('.').Append(address[14]).Append('.').Append(address[15]);
+                output.Append((int)address[12]).Append('.').Append((int)address[13]).Append('.').Append((int)address[14]).Append('.').Append((int)address[15]);
                 return;
             }
 
@@ -1076,6 +1079,21 @@ internal sealed class AuditValueInterpreter
                         }
 
                         return true;
+                    case "clock_settime":
+                        if (!StrToUL(value, 16, out var clock))
+                        {
+                            ConversionError(output, value);
+                        }
+                        else if (unchecked((int)clock) < 7 && ClockIds.TryGetValue(unchecked((int)clock), out var clockName))
+                        {
+                            output.Append(clockName);
+                        }
+                        else
+                        {
+                            output.Append("unknown-clk_id(0x").Append(value).Append(')');
+                        }
+
+                        return true;
                     case "exit" or "exit_group":
                         output.Append(value.SequenceEqual("0"u8) ? "EXIT_SUCCESS" : value.SequenceEqual("1"u8) ? "EXIT_FAILURE" : "UNKNOWN");
                         return true;
@@ -1085,6 +1103,12 @@ internal sealed class AuditValueInterpreter
             case 1:
                 switch (call)
                 {
+                    case "fcntl" or "fcntl64":
+                        AppendNamed(output, value, FcntlCommands, "unknown-fcntl-command");
+                        return true;
+                    case "epoll_ctl":
+                        AppendNamed(output, value, EpollOperations, "unknown-epoll_ctl-operation");
+                        return true;
                     case "fchmod" or "chmod" or "creat" or "mkdir":
                         AppendModeShort(output, value, 16);
                         return true;
@@ -1206,6 +1230,23 @@ internal sealed class AuditValueInterpreter
                 }
 
                 return false;
+        }
+    }
+
+    /// <summary>A hex number looked up in a table, or prefix(decimal) when the table has no name for it.</summary>
+    private static void AppendNamed(ValueBuilder output, ReadOnlySpan<byte> value, FrozenDictionary<long, string> names, string unknown)
+    {
+        if (!StrToUL(value, 16, out var parsed))
+        {
+            ConversionError(output, value);
+        }
+        else if (names.TryGetValue(unchecked((int)parsed), out var name))
+        {
+            output.Append(name);
+        }
+        else
+        {
+            output.Append(unknown).Append('(').Append(unchecked((int)parsed)).Append(')');
         }
     }
 

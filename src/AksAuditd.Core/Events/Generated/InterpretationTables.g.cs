@@ -379,6 +379,62 @@ internal static class InterpretationTables
         (2147418112, "allow"),
     ];
 
+    /// <summary>fcntl(2) commands (fcntl a1).</summary>
+    public static readonly (long Value, string Name)[] FcntlCommands =
+    [
+        (0, "F_DUPFD"),
+        (1, "F_GETFD"),
+        (2, "F_SETFD"),
+        (3, "F_GETFL"),
+        (4, "F_SETFL"),
+        (5, "F_GETLK"),
+        (6, "F_SETLK"),
+        (7, "F_SETLKW"),
+        (8, "F_SETOWN"),
+        (9, "F_GETOWN"),
+        (10, "F_SETSIG"),
+        (11, "F_GETSIG"),
+        (12, "F_GETLK64"),
+        (13, "F_SETLK64"),
+        (14, "F_SETLKW64"),
+        (15, "F_SETOWN_EX"),
+        (16, "F_GETOWN_EX"),
+        (17, "F_GETOWNER_UIDS"),
+        (1024, "F_SETLEASE"),
+        (1025, "F_GETLEASE"),
+        (1026, "F_NOTIFY"),
+        (1029, "F_CANCELLK"),
+        (1030, "F_DUPFD_CLOEXEC"),
+        (1031, "F_SETPIPE_SZ"),
+        (1032, "F_GETPIPE_SZ"),
+        (1033, "F_ADD_SEALS"),
+        (1034, "F_GET_SEALS"),
+        (1035, "F_GET_RW_HINT"),
+        (1036, "F_SET_RW_HINT"),
+        (1037, "F_GET_FILE_RW_HINT"),
+        (1038, "F_SET_FILE_RW_HINT"),
+    ];
+
+    /// <summary>epoll_ctl(2) operations (epoll_ctl a1).</summary>
+    public static readonly (long Value, string Name)[] EpollOperations =
+    [
+        (1, "EPOLL_CTL_ADD"),
+        (2, "EPOLL_CTL_DEL"),
+        (3, "EPOLL_CTL_MOD"),
+    ];
+
+    /// <summary>Clock ids (clock_settime a0).</summary>
+    public static readonly (long Value, string Name)[] ClockIds =
+    [
+        (0, "CLOCK_REALTIME"),
+        (1, "CLOCK_MONOTONIC"),
+        (2, "CLOCK_PROCESS_CPUTIME_ID"),
+        (3, "CLOCK_THREAD_CPUTIME_ID"),
+        (4, "CLOCK_MONOTONIC_RAW"),
+        (5, "CLOCK_REALTIME_COARSE"),
+        (6, "CLOCK_MONOTONIC_COARSE"),
+    ];
+
     /// <summary>access(2) modes, whole values 0-7.</summary>
     public static readonly (long Value, string Name)[] AccessModes =
     [
