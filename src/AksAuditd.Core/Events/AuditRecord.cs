@@ -128,6 +128,8 @@ public sealed class AuditRecord
         ? AuditFieldParser.Parse(_line, _bodyEnd + 1, _line.Length)
         : [];
 
+    internal AuditValueInterpreter Interpreter => _interpreter;
+
     internal SyscallContext Syscall => _syscall ??= _interpreter.CreateSyscallContext(this);
 
     internal ReadOnlySpan<byte> NameSpan(int index)
@@ -146,7 +148,9 @@ public sealed class AuditRecord
 
     internal string RawValue(int index) => Encoding.UTF8.GetString(ValueSpan(index));
 
-    internal string Interpret(int index) => _interpreter.Interpret(this, index);
+    internal string Interpret(int index) => Interpret(index, NameOf(index));
+
+    internal string Interpret(int index, string name) => _interpreter.Interpret(this, index, name) ?? RawValue(index);
 
     internal int IndexOf(string name)
     {
@@ -214,7 +218,7 @@ public sealed class AuditField
     public string Raw => _raw ??= _record.RawValue(_index);
 
     /// <summary>The value as <c>ausearch -i</c> shows it: names for ids, syscalls and flags, decoded strings.</summary>
-    public string Interpreted => _interpreted ??= _record.Interpret(_index);
+    public string Interpreted => _interpreted ??= _record.Interpreter.Interpret(_record, _index, Name) ?? Raw;
 
     public override string ToString() => $"{Name}={Interpreted}";
 }

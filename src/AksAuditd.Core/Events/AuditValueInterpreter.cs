@@ -137,6 +137,9 @@ internal sealed class AuditValueInterpreter
     private static readonly (uint Bit, string Name)[] MmapFlags = Ordered(InterpretationTables.MmapFlags, InterpretationTables.MmapFlagOrder);
     private static readonly (uint Bit, string Name)[] ProtFlags = InterpretationTables.ProtFlags.Select(e => ((uint)e.Value, e.Name)).ToArray();
 
+    [ThreadStatic]
+    private static Dictionary<ulong, byte[]>? _bitmapNames;
+
     private readonly IAccountNames _accounts;
     private readonly string _hostRoot;
     private readonly string _hostArch;
@@ -163,41 +166,6 @@ internal sealed class AuditValueInterpreter
             return FieldKind.Escaped;
         }
 
-        if (name == "saddr" && recordType == Avc)
-        {
-            return FieldKind.Unclassified;
-        }
-
-        if (name == "saddr" && recordType == NetfilterPacket)
-        {
-            return FieldKind.Unclassified;
-        }
-
-        if (name == "acct")
-        {
-            return value.Length > 0 && value[0] == '"' || IsHex(value) ? FieldKind.Escaped : FieldKind.Unclassified;
-        }
-
-        if (name == "flags" && recordType == PathRecord)
-        {
-            return FieldKind.NotInterpreted;
-        }
-
-        if (name == "mode" && recordType == MqOpen)
-        {
-            return FieldKind.ModeShort;
-        }
-
-        if (name == "fp" && recordType == CryptoKeyUser)
-        {
-            return FieldKind.Unclassified;
-        }
-
-        if (name == "id" && (recordType == AddGroup || recordType == GroupManagement || recordType == DeleteGroup))
-        {
-            return FieldKind.Gid;
-        }
-
         if (recordType == TrustedApp)
         {
             if (value.Length > 0 && value[0] == '"')
@@ -208,17 +176,22 @@ internal sealed class AuditValueInterpreter
             return !IsDecimal(value) && IsHex(value) ? FieldKind.Escaped : FieldKind.Unclassified;
         }
 
-        if (name == "name" && recordType == KernelModule)
+        var kind = KindByName.GetValueOrDefault(name, FieldKind.Unclassified);
+        return kind switch
         {
-            return FieldKind.Escaped;
-        }
-
-        return KindByName.GetValueOrDefault(name, FieldKind.Unclassified);
+            FieldKind.Sockaddr when recordType == Avc || recordType == NetfilterPacket => FieldKind.Unclassified,
+            FieldKind.Escaped when name == "acct" => value.Length > 0 && value[0] == '"' || IsHex(value) ? FieldKind.Escaped : FieldKind.Unclassified,
+            FieldKind.MmapFlags when recordType == PathRecord => FieldKind.NotInterpreted,
+            FieldKind.Mode when recordType == MqOpen => FieldKind.ModeShort,
+            FieldKind.CapabilityBitmap when recordType == CryptoKeyUser && name == "fp" => FieldKind.Unclassified,
+            FieldKind.Uid when name == "id" && (recordType == AddGroup || recordType == GroupManagement || recordType == DeleteGroup) => FieldKind.Gid,
+            _ => kind,
+        };
     }
 
-    public string Interpret(AuditRecord record, int index)
+    /// <summary>The interpreted value, or null when ausearch shows the value exactly as written.</summary>
+    public string? Interpret(AuditRecord record, int index, string name)
     {
-        var name = record.NameOf(index);
         var value = record.ValueSpan(index);
         if (name == "acct" && value.Length > 0 && value[^1] == ':')
         {
@@ -229,7 +202,7 @@ internal sealed class AuditValueInterpreter
         if (kind is FieldKind.Unclassified or FieldKind.NotInterpreted)
         {
             // ausearch prints these exactly as written, quotes included.
-            return Encoding.UTF8.GetString(record.ValueSpan(index));
+            return null;
         }
 
         var output = ValueBuilder.ForThread();
@@ -900,6 +873,24 @@ internal sealed class AuditValueInterpreter
             return;
         }
 
+        // Every exec by root logs the same few full sets; naming forty capabilities each time adds up.
+        var cache = _bitmapNames ??= new Dictionary<ulong, byte[]>();
+        if (cache.TryGetValue(bitmap, out var cached))
+        {
+            output.Append(cached);
+            return;
+        }
+
+        var start = output.Length;
+        AppendCapabilityNames(output, bitmap);
+        if (cache.Count < 256)
+        {
+            cache[bitmap] = output.Slice(start).ToArray();
+        }
+    }
+
+    private static void AppendCapabilityNames(ValueBuilder output, ulong bitmap)
+    {
         var found = false;
         for (var bit = 0; bit <= LastCapability; bit++)
         {
@@ -1579,6 +1570,8 @@ internal sealed class ValueBuilder
 
         return this;
     }
+
+    public ReadOnlySpan<byte> Slice(int start) => _buffer.AsSpan(start, Length - start);
 
     /// <summary>Turns NUL bytes written since <paramref name="start"/> into spaces (process title arguments).</summary>
     public void ReplaceNul(int start) => _buffer.AsSpan(start, Length - start).Replace((byte)0, (byte)' ');
