@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace AksAuditd.Core.Events;
@@ -9,6 +10,8 @@ namespace AksAuditd.Core.Events;
 /// </summary>
 public sealed class AuditEvent
 {
+    private static readonly HashSet<string> NeverKeyed = ["EXECVE", "PATH", "CWD", "PROCTITLE", "BPRM_FCAPS", "SOCKADDR", "EOE"];
+
     private readonly List<AuditRecord> _records;
     private string[]? _types;
     private string[]? _keys;
@@ -25,6 +28,7 @@ public sealed class AuditEvent
     private string? _command;
     private string? _processTitle;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal AuditEvent(AuditRecord first)
     {
         _records = new List<AuditRecord>(4) { first };
@@ -103,6 +107,7 @@ public sealed class AuditEvent
         return builder.ToString();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void Add(AuditRecord record) => _records.Add(record);
 
     internal bool SameEvent(AuditRecord record) =>
@@ -142,68 +147,52 @@ public sealed class AuditEvent
             return this;
         }
 
-        // The SYSCALL record speaks for a system call event; otherwise the first record that has the field.
-        AuditRecord? call = null;
-        foreach (var record in _records)
+        // The SYSCALL record speaks for a system call event, the first record for any other; auxiliary
+        // records (EXECVE, PATH, BPRM_FCAPS...) are not split into fields just to summarize the event.
+        var subject = FindRecord("SYSCALL") ?? _records[0];
+        if (subject.Type == "SYSCALL")
         {
-            if (record.Type == "SYSCALL")
-            {
-                call = record;
-                break;
-            }
+            _syscall = subject.GetInterpreted("syscall");
+            _success = subject.GetRaw("success") switch { "yes" => true, "no" => false, _ => null };
+            _exit = long.TryParse(subject.GetRaw("exit"), out var exit) ? exit : null;
         }
 
-        if (call is not null)
+        _success ??= subject.GetRaw("res")?.Trim('\'') switch
         {
-            _syscall = call.GetInterpreted("syscall");
-            var success = call.GetRaw("success");
-            _success = success switch { "yes" => true, "no" => false, _ => null };
-            _exit = long.TryParse(call.GetRaw("exit"), out var exit) ? exit : null;
-        }
-
-        if (_success is null)
-        {
-            var result = Find("res");
-            _success = result?.GetRaw("res")?.Trim('\'') switch
-            {
-                "success" or "yes" or "1" => true,
-                "failed" or "no" or "0" => false,
-                _ => null,
-            };
-        }
-
-        _processId = int.TryParse(Find("pid")?.GetRaw("pid"), out var pid) ? pid : null;
-        _parentProcessId = int.TryParse(Find("ppid")?.GetRaw("ppid"), out var ppid) ? ppid : null;
-        _user = Find("uid")?.GetInterpreted("uid");
-        _auditUser = Find("auid")?.GetInterpreted("auid");
-        _executable = Find("exe")?.GetInterpreted("exe");
-        _command = Find("comm")?.GetInterpreted("comm");
-        _processTitle = Find("proctitle")?.GetInterpreted("proctitle");
+            "success" or "yes" or "1" => true,
+            "failed" or "no" or "0" => false,
+            _ => null,
+        };
+        _processId = int.TryParse(subject.GetRaw("pid"), out var pid) ? pid : null;
+        _parentProcessId = int.TryParse(subject.GetRaw("ppid"), out var ppid) ? ppid : null;
+        _user = subject.GetInterpreted("uid");
+        _auditUser = subject.GetInterpreted("auid");
+        _executable = subject.GetInterpreted("exe");
+        _command = subject.GetInterpreted("comm");
+        _processTitle = FindRecord("PROCTITLE")?.GetInterpreted("proctitle");
         _summarized = true;
         return this;
+    }
 
-        AuditRecord? Find(string field)
+    private AuditRecord? FindRecord(string type)
+    {
+        foreach (var record in _records)
         {
-            if (call is not null && call.IndexOf(field) >= 0)
+            if (record.Type == type)
             {
-                return call;
+                return record;
             }
-
-            foreach (var record in _records)
-            {
-                if (record.IndexOf(field) >= 0)
-                {
-                    return record;
-                }
-            }
-
-            return null;
         }
+
+        return null;
     }
 
     private string[] FindKeys()
     {
-        foreach (var record in _records)
+        // A rule's key is on the SYSCALL record, or on the record itself (CONFIG_CHANGE, user messages);
+        // records that never carry one are not split into fields to look.
+        var call = FindRecord("SYSCALL");
+        foreach (var record in call is null ? _records : _records.Where(r => r == call || !NeverKeyed.Contains(r.Type)).OrderBy(r => r != call))
         {
             var index = record.IndexOf("key"u8);
             if (index < 0)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace AksAuditd.Core.Events;
 
 /// <summary>
@@ -13,6 +14,7 @@ internal sealed class AuditEventGrouper
     private readonly List<Pending> _ordered = new();
     private int _head;
     private long _oldestBuildingSecond = long.MaxValue;
+    private Pending? _last;
 
     public AuditEventGrouper(int endOfEventTimeoutSeconds) => _timeoutSeconds = Math.Max(0, endOfEventTimeoutSeconds);
 
@@ -20,10 +22,14 @@ internal sealed class AuditEventGrouper
     public int BuildingCount => _building.Count;
 
     /// <summary>Adds a record; true when it started a new event (the caller tracks serials of new events).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Add(AuditRecord record, RecordType type, Queue<AuditEvent> ready)
     {
         var key = new EventKey(record.Serial, record.Seconds, record.Milliseconds, record.Node);
-        if (_building.TryGetValue(key, out var pending))
+
+        // An event's records usually arrive one after another, so the last event is checked first.
+        var pending = _last is { Complete: false } last && last.Key.Serial == key.Serial && last.Key.Equals(key) ? last : null;
+        if (pending is not null || _building.TryGetValue(key, out pending))
         {
             pending.Event.Add(record);
             if (type.Number == RecordType.EndOfEvent)
@@ -42,6 +48,7 @@ internal sealed class AuditEventGrouper
         }
 
         pending = new Pending(key, new AuditEvent(record));
+        _last = pending;
         Insert(pending);
         _building.Add(key, pending);
         _oldestBuildingSecond = Math.Min(_oldestBuildingSecond, record.Seconds);
@@ -97,6 +104,7 @@ internal sealed class AuditEventGrouper
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Insert(Pending pending)
     {
         // Records arrive nearly in time order, so the new event almost always goes last.
@@ -109,6 +117,7 @@ internal sealed class AuditEventGrouper
         _ordered.Insert(index, pending);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Drain(Queue<AuditEvent> ready)
     {
         while (_head < _ordered.Count && _ordered[_head].Complete)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Globalization;
 using AksAuditd.Core.Logging;
@@ -167,17 +168,13 @@ public sealed class AuditEventReader
             using var reader = new AuditLogLineReader(stream);
             while (!cancellationToken.IsCancellationRequested)
             {
-                var status = reader.Next();
-                if (status == LineStatus.Line)
+                var status = ReadUntilOutput(reader, path);
+                while (_output.Count > 0)
                 {
-                    Process(reader.Line, path, reader.LineNumber);
+                    yield return _output.Dequeue();
                 }
-                else if (status == LineStatus.TooLong)
-                {
-                    WarnMalformed(path, reader.SkippedLineNumber, $"it is longer than {AuditLogLineReader.MaxLineLength} bytes");
-                    continue;
-                }
-                else
+
+                if (status == LineStatus.NoData)
                 {
                     if (reader.TryTakeUnterminated())
                     {
@@ -186,14 +183,6 @@ public sealed class AuditEventReader
 
                     Pump(path, reader.LineNumber);
                     break;
-                }
-
-                if (_output.Count > 0)
-                {
-                    while (_output.Count > 0)
-                    {
-                        yield return _output.Dequeue();
-                    }
                 }
             }
 
@@ -303,6 +292,35 @@ public sealed class AuditEventReader
             }
         }
 
+        /// <summary>
+        /// Processes lines until an event is ready to hand out or the file has no more for now. The loop lives
+        /// here, not in the iterator, so it is compiled optimized from the start: a log is often read once.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private LineStatus ReadUntilOutput(AuditLogLineReader reader, string path)
+        {
+            while (true)
+            {
+                var status = reader.Next();
+                if (status == LineStatus.Line)
+                {
+                    Process(reader.Line, path, reader.LineNumber);
+                    if (_output.Count > 0)
+                    {
+                        return status;
+                    }
+                }
+                else if (status == LineStatus.TooLong)
+                {
+                    WarnMalformed(path, reader.SkippedLineNumber, $"it is longer than {AuditLogLineReader.MaxLineLength} bytes");
+                }
+                else
+                {
+                    return status;
+                }
+            }
+        }
+
         /// <summary>True when the path now names another file (auditd renamed ours to .1) or ours was truncated.</summary>
         private static bool Rotated(string path, FileStream stream, AuditLogLineReader reader, bool hasIdentity, FileIdentity identity)
         {
@@ -330,6 +348,7 @@ public sealed class AuditEventReader
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Process(ReadOnlySpan<byte> line, string path, long lineNumber)
         {
             if (line.IsEmpty)
@@ -365,6 +384,7 @@ public sealed class AuditEventReader
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Pump(string path, long lineNumber)
         {
             foreach (var gap in _lost)
@@ -421,6 +441,7 @@ public sealed class AuditEventReader
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private bool Matches(AuditEvent auditEvent)
         {
             if (!_keys.IsEmpty && !auditEvent.Keys.Any(_keys.Matches))

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace AksAuditd.Core.Events;
 
 /// <summary>Where one name=value pair is in a record's line.</summary>
@@ -10,6 +11,7 @@ internal readonly record struct FieldSlice(int NameStart, int NameLength, int Va
 /// </summary>
 internal static class AuditFieldParser
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static FieldSlice[] Parse(ReadOnlySpan<byte> line, int start, int end)
     {
         // Most records have fewer than 32 fields; EXECVE records of long command lines have hundreds.

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 
 namespace AksAuditd.Core.Events;
@@ -52,6 +53,7 @@ internal sealed class AuditLogLineReader : IDisposable
 
     public ReadOnlySpan<byte> Line => _buffer.AsSpan(_lineStart, _lineLength);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public LineStatus Next()
     {
         while (true)
@@ -115,6 +117,7 @@ internal sealed class AuditLogLineReader : IDisposable
         _buffer = [];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Fill()
     {
         if (_start > 0)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace AksAuditd.Core.Events;
@@ -18,6 +19,7 @@ public sealed class AuditRecord
     private string? _text;
     private SyscallContext? _syscall;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal AuditRecord(byte[] line, in AuditRecordHeader header, RecordType type, string? node, string file, long lineNumber, AuditValueInterpreter interpreter)
     {
         _line = line;
@@ -152,6 +154,7 @@ public sealed class AuditRecord
 
     internal string Interpret(int index, string name) => _interpreter.Interpret(this, index, name) ?? RawValue(index);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal int IndexOf(string name)
     {
         var slices = Slices;
@@ -166,6 +169,7 @@ public sealed class AuditRecord
         return -1;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal int IndexOf(ReadOnlySpan<byte> name)
     {
         var slices = Slices;
@@ -229,6 +233,7 @@ internal static class FieldNames
     [ThreadStatic]
     private static Dictionary<int, string[]>? _byHash;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static string Get(ReadOnlySpan<byte> name)
     {
         var byHash = _byHash ??= new Dictionary<int, string[]>();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 
 namespace AksAuditd.Core.Events;
@@ -39,6 +40,7 @@ internal readonly struct AuditRecordHeader
     public bool IsEnriched { get; init; }
 
     /// <summary>Parses the header, or says in a few words why the line is not an audit record.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryParse(ReadOnlySpan<byte> line, out AuditRecordHeader header, out string? problem)
     {
         header = default;
@@ -141,6 +143,7 @@ internal readonly struct AuditRecordHeader
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryReadNumber(ReadOnlySpan<byte> line, ref int position, out long value)
     {
         value = 0;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using AksAuditd.Core.Rules;
 
@@ -35,6 +36,7 @@ internal sealed class RecordTypeCache
 {
     private RecordType[] _known = [];
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public RecordType Get(ReadOnlySpan<byte> name)
     {
         foreach (var type in _known)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace AksAuditd.Core.Events;
 
 /// <summary>
@@ -15,6 +16,7 @@ internal sealed class SerialGapDetector
     /// <summary>A range of serials that never showed up: first, last, and where the reader was when it gave up.</summary>
     public readonly record struct Gap(string? Node, long First, long Last);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Observe(string? node, long serial, List<Gap> lost)
     {
         var key = node ?? string.Empty;

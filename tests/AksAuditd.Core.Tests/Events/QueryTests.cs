@@ -41,6 +41,12 @@ public sealed class QueryTests
         Assert.Equal(all.Count(e => e.Timestamp >= middle), after.Count);
         Assert.Equal(all.Count(e => e.Timestamp <= middle), before.Count);
 
+        // Like ausearch -k: the key of any record counts, so auditctl's own CONFIG_CHANGE for the rule matches too.
+        var procmon = Read(new AuditEventQuery { Paths = [Fixtures.Recorded], HostRoot = HostRoot, Keys = ["procmon"] });
+        Assert.Contains(procmon, e => e.Types.Contains("CONFIG_CHANGE"));
+        Assert.Equal(AusearchComparison.Parse(File.ReadAllText(Path.Combine(Fixtures.Recorded, "ausearch-interpreted.txt")))
+            .Count(e => e.Records.Any(r => System.Text.RegularExpressions.Regex.IsMatch(r.Fields, @"(^| )key=procmon( |$)"))), procmon.Count);
+
         var tail = Read(new AuditEventQuery { Paths = [Fixtures.Recorded], HostRoot = HostRoot, Tail = 5, Keys = ["procmon"] });
         Assert.Equal(all.Where(e => e.Key == "procmon").TakeLast(5).Select(e => e.Serial), tail.Select(e => e.Serial));
     }
