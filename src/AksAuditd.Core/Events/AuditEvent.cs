@@ -192,7 +192,7 @@ public sealed class AuditEvent
         // A rule's key is on the SYSCALL record, or on the record itself (CONFIG_CHANGE, user messages);
         // records that never carry one are not split into fields to look.
         var call = FindRecord("SYSCALL");
-        foreach (var record in call is null ? _records : _records.Where(r => r == call || !NeverKeyed.Contains(r.Type)).OrderBy(r => r != call))
+        foreach (var record in call is null ? (IEnumerable<AuditRecord>)_records : _records.Where(r => r == call || !NeverKeyed.Contains(r.Type)).OrderBy(r => r != call))
         {
             var index = record.IndexOf("key"u8);
             if (index < 0)
