@@ -16,8 +16,9 @@ internal static class NodeCmdlet
 
     public static IKernelRuleCanon RuleCanon() => new InterimRuleCanon();
 
-    /// <summary>The sync's backups of rules.d and plugins.d; null until the sync's BackupStore is wired in.</summary>
-    public static ISyncHistory? SyncHistory(string stateDirectory, string rulesDirectory) => null;
+    /// <summary>The sync's backups of rules.d and plugins.d: what Auto applies, and what a rejected rule set rolls back to.</summary>
+    public static ISyncHistory? SyncHistory(string stateDirectory, string rulesDirectory) =>
+        new Core.Sync.BackupSyncHistory(new Core.Sync.BackupStore(stateDirectory), rulesDirectory);
 
     public static IEnumerable<string> StatusWarnings(AuditdStatus status, long? previousLost)
     {
