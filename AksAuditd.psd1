@@ -14,6 +14,12 @@
         'Get-AksAuditdConfiguration'
         'Get-AuditEvent'
         'Write-AksAuditdLog'
+        'Get-AuditRuleDrift'
+        'Sync-AuditRules'
+        'Sync-AuditPlugins'
+        'Install-Auditd'
+        'Restart-Auditd'
+        'Get-AuditdStatus'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

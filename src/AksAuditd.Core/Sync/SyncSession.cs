@@ -1,0 +1,196 @@
+using System.Collections.Concurrent;
+using AksAuditd.Core.Rules;
+
+namespace AksAuditd.Core.Sync;
+
+/// <summary>
+/// What one sync loop remembers between polls so that a poll where nothing changed is cheap: the source's
+/// hashes keyed by file path (which, for a ConfigMap, includes the <c>..data</c> target) and identity; the
+/// node's hashes keyed by name and identity; and validation results keyed by name and hash. The entrypoint
+/// keeps one per source/target pair; cmdlets share them through <see cref="Shared"/>, so repeated calls in one
+/// PowerShell process benefit too. Not thread-safe: the sync service locks it while it works.
+/// </summary>
+public sealed class SyncSession
+{
+    private static readonly ConcurrentDictionary<string, SyncSession> Sessions = new(StringComparer.Ordinal);
+
+    private readonly Dictionary<(string Name, string Sha256), IReadOnlyList<RuleDiagnostic>> _validation = new();
+
+    public SyncSession(SyncKind kind, string sourcePath, string targetPath)
+    {
+        Kind = kind;
+        SourcePath = sourcePath;
+        TargetPath = targetPath;
+    }
+
+    public SyncKind Kind { get; }
+
+    public string SourcePath { get; }
+
+    public string TargetPath { get; }
+
+    public SourceCache Source { get; } = new();
+
+    public TargetCache Target { get; } = new();
+
+    /// <summary>False until a sync in this session has checked for (and finished) a generation left by a killed sync.</summary>
+    internal bool Recovered { get; set; }
+
+    internal ManagedFileRecord? Record { get; set; }
+
+    internal string? RecordPath { get; set; }
+
+    internal FileIdentity RecordIdentity { get; set; }
+
+    /// <summary>Held by the sync service while it uses this session.</summary>
+    internal Lock Gate { get; } = new();
+
+    /// <summary>The process-wide session for this kind, source and target (created on first use).</summary>
+    public static SyncSession Shared(SyncKind kind, string sourcePath, string targetPath) =>
+        Sessions.GetOrAdd($"{kind}\0{Path.GetFullPath(sourcePath)}\0{Path.GetFullPath(targetPath)}", _ => new SyncSession(kind, sourcePath, targetPath));
+
+    /// <summary>Forgets every shared session (tests; a cmdlet never needs it).</summary>
+    public static void ClearShared() => Sessions.Clear();
+
+    internal IReadOnlyList<RuleDiagnostic> Validate(SourceFile file, string displayPath, IRuleFileValidator validator)
+    {
+        if (_validation.TryGetValue((file.Name, file.Sha256), out var known))
+        {
+            return known;
+        }
+
+        var diagnostics = validator.Validate(displayPath, file.Text);
+        if (_validation.Count > 4096)
+        {
+            _validation.Clear();
+        }
+
+        _validation[(file.Name, file.Sha256)] = diagnostics;
+        return diagnostics;
+    }
+}
+
+/// <summary>Hashes of source files, trusted while a file's path and identity are unchanged.</summary>
+public sealed class SourceCache
+{
+    /// <summary>
+    /// A file whose ctime is this close to the moment we read it may be written again within the same
+    /// kernel clock tick without moving ctime; such an entry is read again next time ("racily clean").
+    /// </summary>
+    internal static readonly long RacyWindowNs = 100_000_000;
+
+    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+
+    /// <summary>How many source files were read and hashed since this cache was made.</summary>
+    public long FilesRead { get; private set; }
+
+    internal FileIdentity? VisibleLinksChecked { get; set; }
+
+    internal List<RuleDiagnostic>? VisibleLinkProblems { get; set; }
+
+    internal bool TryGet(string path, FileIdentity identity, out SourceFile? file)
+    {
+        _seen.Add(path);
+        if (_entries.TryGetValue(path, out var entry) && !entry.Racy && entry.Identity.SameContentsAs(identity))
+        {
+            file = entry.File;
+            return true;
+        }
+
+        file = null;
+        return false;
+    }
+
+    internal void Put(string path, FileIdentity identity, SourceFile file, DateTime readStarted)
+    {
+        FilesRead++;
+        _seen.Add(path);
+        _entries[path] = new Entry(identity, file, IsRacy(identity, readStarted));
+    }
+
+    internal SourceFileSet Complete(SourceFileSet set)
+    {
+        if (_entries.Count > _seen.Count)
+        {
+            foreach (var stale in _entries.Keys.Where(k => !_seen.Contains(k)).ToList())
+            {
+                _entries.Remove(stale);
+            }
+        }
+
+        _seen.Clear();
+        return set;
+    }
+
+    internal void Abandon() => _seen.Clear();
+
+    internal static bool IsRacy(FileIdentity identity, DateTime readStarted)
+    {
+        var startedNs = (readStarted - DateTime.UnixEpoch).Ticks * 100;
+        return startedNs - identity.ChangedNs < RacyWindowNs || startedNs - identity.ModifiedNs < RacyWindowNs;
+    }
+
+    private sealed record Entry(FileIdentity Identity, SourceFile File, bool Racy);
+}
+
+/// <summary>
+/// Hashes of node files by name. Each scan re-hashes a file whose identity changed, plus a rotating tenth of
+/// all files whatever stat says, so even a change that left no trace in stat is found within
+/// <see cref="VerifyEveryPolls"/> polls.
+/// </summary>
+public sealed class TargetCache
+{
+    public const int VerifyEveryPolls = 10;
+
+    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+    /// <summary>How many node files were read and hashed since this cache was made.</summary>
+    public long FilesHashed { get; private set; }
+
+    /// <summary>How many scans this cache has served; picks the slice that is re-hashed.</summary>
+    public long Polls { get; private set; }
+
+    internal long BeginScan() => Polls++;
+
+    internal bool TryGet(string name, FileIdentity identity, bool forceVerify, out string? sha256)
+    {
+        if (!forceVerify && _entries.TryGetValue(name, out var entry) && !entry.Racy && entry.Identity.SameContentsAs(identity))
+        {
+            sha256 = entry.Sha256;
+            return true;
+        }
+
+        sha256 = null;
+        return false;
+    }
+
+    /// <summary>The hash recorded for this name, whatever its identity (to spot changes that stat did not show).</summary>
+    internal string? Known(string name) => _entries.TryGetValue(name, out var entry) ? entry.Sha256 : null;
+
+    internal void Put(string name, FileIdentity identity, string sha256, DateTime readStarted)
+    {
+        FilesHashed++;
+        _entries[name] = new Entry(identity, sha256, SourceCache.IsRacy(identity, readStarted));
+    }
+
+    /// <summary>Records a file we just wrote: its hash is known without reading it back.</summary>
+    internal void Wrote(string name, FileIdentity identity, string sha256) =>
+        _entries[name] = new Entry(identity, sha256, SourceCache.IsRacy(identity, DateTime.UtcNow));
+
+    internal void Retain(IReadOnlyCollection<string> names)
+    {
+        if (_entries.Count > names.Count)
+        {
+            var keep = names as ISet<string> ?? new HashSet<string>(names, StringComparer.Ordinal);
+            foreach (var stale in _entries.Keys.Where(k => !keep.Contains(k)).ToList())
+            {
+                _entries.Remove(stale);
+            }
+        }
+    }
+
+    internal void Forget(string name) => _entries.Remove(name);
+
+    private sealed record Entry(FileIdentity Identity, string Sha256, bool Racy);
+}

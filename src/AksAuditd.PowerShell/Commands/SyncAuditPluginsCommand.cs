@@ -1,0 +1,25 @@
+using System.Management.Automation;
+using AksAuditd.Core.Configuration;
+using AksAuditd.Core.Rules;
+using AksAuditd.Core.Sync;
+
+namespace AksAuditd.PowerShell.Commands;
+
+/// <summary>Makes the node's plugins.d match a plugins ConfigMap, refusing plugin programs not on the allow-list.</summary>
+[Cmdlet(VerbsData.Sync, "AuditPlugins", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType("AksAuditd.Core.Sync.SyncResult")]
+public sealed class SyncAuditPluginsCommand : SyncCommandBase
+{
+    /// <summary>Plugin programs a file may name in its path; overrides the configuration's allowedPluginPaths.</summary>
+    [Parameter]
+    public string[]? AllowedPluginPath { get; set; }
+
+    private protected override string KindName => "plugins";
+
+    private protected override string DefaultSource(AksAuditdConfiguration configuration) => configuration.PluginsSource;
+
+    private protected override string DefaultTarget(AksAuditdConfiguration configuration) => configuration.HostPluginsDirectory;
+
+    private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) =>
+        new PluginConfigValidator(AllowedPluginPath ?? configuration.AllowedPluginPaths);
+}

@@ -1,0 +1,74 @@
+using System.Security.Cryptography;
+using System.Text;
+using AksAuditd.Core.Rules;
+
+namespace AksAuditd.Core.Tests.Sync;
+
+/// <summary>A scratch tree for one test: source/, target/ (a node's rules.d) and state/; deleted on dispose.</summary>
+public sealed class SyncTestDirectory : IDisposable
+{
+    public SyncTestDirectory()
+    {
+        Root = Path.Combine(Path.GetTempPath(), "aks-auditd-sync-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Source);
+        Directory.CreateDirectory(Target);
+    }
+
+    public string Root { get; }
+
+    public string Source => Path.Combine(Root, "source");
+
+    public string Target => Path.Combine(Root, "target");
+
+    public string State => Path.Combine(Root, "state");
+
+    public static string Sha(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+    public void WriteSource(string name, string text) => File.WriteAllText(Path.Combine(Source, name), text);
+
+    public void WriteTarget(string name, string text) => File.WriteAllText(Path.Combine(Target, name), text);
+
+    public string ReadTarget(string name) => File.ReadAllText(Path.Combine(Target, name));
+
+    /// <summary>Every entry in the target, hidden ones included, with its contents.</summary>
+    public SortedDictionary<string, string> TargetFiles() =>
+        new(Directory.EnumerateFileSystemEntries(Target).ToDictionary(p => Path.GetFileName(p), p => File.Exists(p) ? File.ReadAllText(p) : "<dir>"), StringComparer.Ordinal);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// Stands in for the rules engine until AksAuditd.Core.Rules.RuleValidator lands: any line that is not empty,
+/// a comment, or an option starting with '-' is an error, with its file and line.
+/// </summary>
+public sealed class LineShapeValidator : IRuleFileValidator
+{
+    public IReadOnlyList<RuleDiagnostic> Validate(string path, string text)
+    {
+        var diagnostics = new List<RuleDiagnostic>();
+        var lines = text.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].Trim();
+            if (line.Length > 0 && !line.StartsWith('#') && !line.StartsWith('-'))
+            {
+                diagnostics.Add(new RuleDiagnostic(path, i + 1, 1, DiagnosticSeverity.Error, "AR9999", "not an auditctl option", line));
+            }
+            else if (line.StartsWith("-w /tmp", StringComparison.Ordinal))
+            {
+                diagnostics.Add(new RuleDiagnostic(path, i + 1, 1, DiagnosticSeverity.Warning, "AR9998", "watching /tmp is noisy", line));
+            }
+        }
+
+        return diagnostics;
+    }
+}
