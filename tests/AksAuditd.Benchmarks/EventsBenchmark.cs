@@ -14,6 +14,7 @@ namespace AksAuditd.Benchmarks;
 public sealed class EventsBenchmark : IBenchmark
 {
     private const long TargetBytes = 100L * 1024 * 1024;
+    private const int Rounds = 3;
 
     public string Name => "events";
 
@@ -30,15 +31,26 @@ public sealed class EventsBenchmark : IBenchmark
             var megabytes = bytes / 1048576.0;
             context.Report($"log: {megabytes:F1} MB at {log}, replicated from {fixture} (ENRICHED, node= prefix)");
 
-            var ausearchInterpreted = MeasureAusearch(log, "-i");
-            var ausearchRaw = MeasureAusearch(log, "--raw");
-            // The first pass over the big log pays for tiered JIT compilation, as a fresh pwsh would; the rest are warm.
+            // The machine is shared: every tool runs in each of three rounds, and the best round of each counts.
             var coreFirst = MeasureCore(log, hostRoot, fixture, Use.Events);
-            var core = MeasureCore(log, hostRoot, fixture, Use.Events);
-            var coreSummary = MeasureCore(log, hostRoot, fixture, Use.Summary);
-            var coreInterpreted = MeasureCore(log, hostRoot, fixture, Use.EveryField);
-            var cmdlet = MeasureCmdlet(context, log, hostRoot, fixture);
+            var rounds = Enumerable.Range(0, Rounds).Select(_ => new
+            {
+                AusearchInterpreted = MeasureAusearch(log, "-i"),
+                AusearchRaw = MeasureAusearch(log, "--raw"),
+                Core = MeasureCore(log, hostRoot, fixture, Use.Events),
+                CoreSummary = MeasureCore(log, hostRoot, fixture, Use.Summary),
+                CoreInterpreted = MeasureCore(log, hostRoot, fixture, Use.EveryField),
+                Cmdlet = MeasureCmdlet(context, log, hostRoot, fixture),
+            }).ToList();
+            var ausearchInterpreted = Best(rounds.Select(r => r.AusearchInterpreted));
+            var ausearchRaw = Best(rounds.Select(r => r.AusearchRaw));
+            var core = Best(rounds.Select(r => r.Core));
+            var coreSummary = Best(rounds.Select(r => r.CoreSummary));
+            var coreInterpreted = Best(rounds.Select(r => r.CoreInterpreted));
+            var cmdletFirst = Best(rounds.Select(r => r.Cmdlet.First));
+            var cmdlet = Best(rounds.Select(r => r.Cmdlet.Second));
 
+            context.Report($"best of {Rounds} rounds; the Core API's first pass over the log (tiered JIT still warming up) is shown on its own");
             context.Report($"{"",-40} {"seconds",8} {"MB/s",8} {"events/s",10} {"events",8} {"RSS growth",10}");
             Report(context, "ausearch -i", ausearchInterpreted, megabytes);
             Report(context, "ausearch --raw", ausearchRaw, megabytes);
@@ -46,16 +58,17 @@ public sealed class EventsBenchmark : IBenchmark
             Report(context, "Core API (events, lazy values)", core, megabytes);
             Report(context, "Core API (Key, Exe, User, Syscall read)", coreSummary, megabytes);
             Report(context, "Core API (every field interpreted)", coreInterpreted, megabytes);
-            Report(context, "Get-AuditEvent (cmdlet, fresh pwsh)", cmdlet, megabytes);
+            Report(context, "Get-AuditEvent (cmdlet, first run)", cmdletFirst, megabytes);
+            Report(context, "Get-AuditEvent (cmdlet, second run)", cmdlet, megabytes);
 
             var baseline = ausearchInterpreted.Seconds;
             context.Report($"ratio Core API / ausearch -i: {baseline / core.Seconds:F2}x (target >= 3x); first pass {baseline / coreFirst.Seconds:F2}x");
             context.Report($"ratio Core API reading Key, Exe, User, Syscall / ausearch -i: {baseline / coreSummary.Seconds:F2}x");
             context.Report($"ratio Core API, every field interpreted / ausearch -i: {baseline / coreInterpreted.Seconds:F2}x");
-            context.Report($"ratio Get-AuditEvent / ausearch -i: {baseline / cmdlet.Seconds:F2}x (target >= 1x)");
+            context.Report($"ratio Get-AuditEvent / ausearch -i: {baseline / cmdlet.Seconds:F2}x (target >= 1x); first run in a fresh pwsh {baseline / cmdletFirst.Seconds:F2}x");
             context.Report($"ratio Core API / ausearch --raw: {ausearchRaw.Seconds / core.Seconds:F2}x");
-            context.Report($"peak RSS growth: Core API {core.RssGrowthMegabytes:F0} MB, cmdlet {cmdlet.RssGrowthMegabytes:F0} MB (target < 64 MB)");
-            context.Report(core.Events == ausearchInterpreted.Events && cmdlet.Events == ausearchInterpreted.Events
+            context.Report($"peak RSS growth: Core API {Math.Max(core.RssGrowthMegabytes ?? 0, coreFirst.RssGrowthMegabytes ?? 0):F0} MB, cmdlet {Math.Max(cmdlet.RssGrowthMegabytes ?? 0, cmdletFirst.RssGrowthMegabytes ?? 0):F0} MB (target < 64 MB)");
+            context.Report(core.Events == ausearchInterpreted.Events && cmdlet.Events == ausearchInterpreted.Events && cmdletFirst.Events == ausearchInterpreted.Events
                 ? $"event counts agree: {core.Events}"
                 : $"EVENT COUNTS DIFFER: ausearch {ausearchInterpreted.Events}, Core {core.Events}, cmdlet {cmdlet.Events}");
         }
@@ -78,7 +91,11 @@ public sealed class EventsBenchmark : IBenchmark
             .Select(Parse)
             .ToList();
         var span = lines.Max(l => l.Seconds) - lines.Min(l => l.Seconds) + 10;
-        var serials = lines.Max(l => l.Serial) + 1;
+
+        // Kernel serials continue from copy to copy (auditd's own DAEMON_* records count separately), so the
+        // reader sees no lost events.
+        var kernel = lines.Where(l => !l.Before.Contains("type=DAEMON_", StringComparison.Ordinal)).ToList();
+        var serials = kernel.Max(l => l.Serial) - kernel.Min(l => l.Serial) + 1;
         using var output = new StreamWriter(destination, false, new UTF8Encoding(false), 1 << 20);
         long written = 0;
         for (var copy = 0; written < TargetBytes; copy++)
@@ -191,8 +208,11 @@ public sealed class EventsBenchmark : IBenchmark
         return characters == long.MinValue ? -1 : events;
     }
 
-    /// <summary>The cmdlet in a fresh pwsh with the staged module, timed inside pwsh after one warm-up run.</summary>
-    private static Measurement MeasureCmdlet(BenchmarkContext context, string log, string hostRoot, string fixture)
+    /// <summary>
+    /// The cmdlet in a fresh pwsh with the staged module, timed inside pwsh: the first run over the big log (after
+    /// a warm-up on the small one) is what an operator gets; the second shows it once the JIT has settled.
+    /// </summary>
+    private static (Measurement First, Measurement Second) MeasureCmdlet(BenchmarkContext context, string log, string hostRoot, string fixture)
     {
         var script = $$"""
             $ErrorActionPreference = 'Stop'
@@ -202,11 +222,13 @@ public sealed class EventsBenchmark : IBenchmark
             [IO.File]::WriteAllText('/proc/self/clear_refs', '5')
             function Get-Status([string] $name) { [long](((Get-Content /proc/self/status | Where-Object { $_ -like "$($name)*" }) -split '\s+')[1]) }
             $before = Get-Status 'VmRSS:'
-            $watch = [Diagnostics.Stopwatch]::StartNew()
-            $count = (Get-AuditEvent -LiteralPath '{{log}}' -HostRoot '{{hostRoot}}' | Measure-Object).Count
-            $watch.Stop()
-            $peak = Get-Status 'VmHWM:'
-            "RESULT $($watch.Elapsed.TotalSeconds) $count $($peak - $before)"
+            foreach ($run in 'first', 'second') {
+                $watch = [Diagnostics.Stopwatch]::StartNew()
+                $count = (Get-AuditEvent -LiteralPath '{{log}}' -HostRoot '{{hostRoot}}' -WarningVariable warnings -WarningAction SilentlyContinue | Measure-Object).Count
+                $watch.Stop()
+                $peak = Get-Status 'VmHWM:'
+                "RESULT $run $($watch.Elapsed.TotalSeconds) $count $($peak - $before) $($warnings.Count)"
+            }
             """;
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = context.RepositoryRoot };
         foreach (var argument in new[] { "pwsh", "-NoProfile", "-NonInteractive", "-Command", script })
@@ -218,14 +240,28 @@ public sealed class EventsBenchmark : IBenchmark
         var errors = process.StandardError.ReadToEndAsync();
         var output = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        var result = output.Split('\n').FirstOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal))?.Split(' ');
-        if (result is null)
+        var results = output.Split('\n').Where(l => l.StartsWith("RESULT ", StringComparison.Ordinal)).Select(l => l.Trim().Split(' ')).ToList();
+        if (results.Count != 2)
         {
-            throw new InvalidOperationException($"the cmdlet run printed no result: {output} {errors.Result}");
+            throw new InvalidOperationException($"the cmdlet runs printed no result: {output} {errors.Result}");
         }
 
-        return new Measurement(double.Parse(result[1], CultureInfo.InvariantCulture), long.Parse(result[2], CultureInfo.InvariantCulture),
-            long.Parse(result[3], CultureInfo.InvariantCulture) / 1024.0);
+        foreach (var result in results.Where(r => r[5] != "0"))
+        {
+            context.Report($"the cmdlet warned {result[5]} times while reading the log");
+        }
+
+        var runs = results.Select(r => new Measurement(double.Parse(r[2], CultureInfo.InvariantCulture), long.Parse(r[3], CultureInfo.InvariantCulture),
+            long.Parse(r[4], CultureInfo.InvariantCulture) / 1024.0)).ToList();
+        return (runs[0], runs[1]);
+    }
+
+    /// <summary>The fastest run, with the largest RSS growth seen in any run.</summary>
+    private static Measurement Best(IEnumerable<Measurement> runs)
+    {
+        var all = runs.ToList();
+        var fastest = all.MinBy(m => m.Seconds)!;
+        return fastest with { RssGrowthMegabytes = all.Max(m => m.RssGrowthMegabytes) };
     }
 
     private static void ResetPeakRss() => File.WriteAllText("/proc/self/clear_refs", "5");

@@ -140,6 +140,7 @@ public sealed class AuditEvent
         return false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private AuditEvent Summary()
     {
         if (_summarized)
@@ -174,6 +175,7 @@ public sealed class AuditEvent
         return this;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private AuditRecord? FindRecord(string type)
     {
         foreach (var record in _records)
@@ -187,6 +189,7 @@ public sealed class AuditEvent
         return null;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private string[] FindKeys()
     {
         // A rule's key is on the SYSCALL record, or on the record itself (CONFIG_CHANGE, user messages);

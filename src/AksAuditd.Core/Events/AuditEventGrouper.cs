@@ -10,7 +10,7 @@ namespace AksAuditd.Core.Events;
 internal sealed class AuditEventGrouper
 {
     private readonly long _timeoutSeconds;
-    private readonly Dictionary<EventKey, Pending> _building = new();
+    private readonly PendingIndex _building = new();
     private readonly List<Pending> _ordered = new();
     private int _head;
     private long _oldestBuildingSecond = long.MaxValue;
@@ -28,8 +28,8 @@ internal sealed class AuditEventGrouper
         var key = new EventKey(record.Serial, record.Seconds, record.Milliseconds, record.Node);
 
         // An event's records usually arrive one after another, so the last event is checked first.
-        var pending = _last is { Complete: false } last && last.Key.Serial == key.Serial && last.Key.Equals(key) ? last : null;
-        if (pending is not null || _building.TryGetValue(key, out pending))
+        var pending = _last is { Complete: false } last && last.Key.Same(key) ? last : _building.Find(key);
+        if (pending is not null)
         {
             pending.Event.Add(record);
             if (type.Number == RecordType.EndOfEvent)
@@ -50,7 +50,7 @@ internal sealed class AuditEventGrouper
         pending = new Pending(key, new AuditEvent(record));
         _last = pending;
         Insert(pending);
-        _building.Add(key, pending);
+        _building.Add(pending);
         _oldestBuildingSecond = Math.Min(_oldestBuildingSecond, record.Seconds);
         if (type.IsSingleRecordEvent)
         {
@@ -69,7 +69,7 @@ internal sealed class AuditEventGrouper
     /// <summary>Completes every event: the end of the input, or a quiet log that will not add to them.</summary>
     public void Flush(Queue<AuditEvent> ready)
     {
-        foreach (var pending in _building.Values.ToList())
+        foreach (var pending in _building.All())
         {
             Complete(pending);
         }
@@ -80,7 +80,7 @@ internal sealed class AuditEventGrouper
     private void CompleteOlderThan(long second)
     {
         var oldest = long.MaxValue;
-        foreach (var pending in _building.Values.ToList())
+        foreach (var pending in _building.All())
         {
             if (pending.Key.Seconds + _timeoutSeconds <= second)
             {
@@ -100,7 +100,7 @@ internal sealed class AuditEventGrouper
         if (!pending.Complete)
         {
             pending.Complete = true;
-            _building.Remove(pending.Key);
+            _building.Remove(pending);
         }
     }
 
@@ -141,6 +141,12 @@ internal sealed class AuditEventGrouper
 
     private readonly record struct EventKey(long Serial, long Seconds, int Milliseconds, string? Node) : IComparable<EventKey>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public bool Same(in EventKey other) =>
+            Serial == other.Serial && Seconds == other.Seconds && Milliseconds == other.Milliseconds
+            && (ReferenceEquals(Node, other.Node) || string.Equals(Node, other.Node, StringComparison.Ordinal));
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public int CompareTo(EventKey other)
         {
             var bySecond = Seconds.CompareTo(other.Seconds);
@@ -161,5 +167,100 @@ internal sealed class AuditEventGrouper
         public AuditEvent Event { get; } = auditEvent;
 
         public bool Complete { get; set; }
+
+        /// <summary>The next event in the same <see cref="PendingIndex"/> bucket.</summary>
+        public Pending? Next { get; set; }
+    }
+
+    /// <summary>
+    /// Open events by serial: a small chained hash table, so no generic collection over a struct key has to be
+    /// compiled (and run unoptimized at first) when a log is read once.
+    /// </summary>
+    private sealed class PendingIndex
+    {
+        private Pending?[] _buckets = new Pending?[256];
+
+        public int Count { get; private set; }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public Pending? Find(in EventKey key)
+        {
+            for (var pending = _buckets[Bucket(key.Serial, _buckets.Length)]; pending is not null; pending = pending.Next)
+            {
+                if (pending.Key.Same(key))
+                {
+                    return pending;
+                }
+            }
+
+            return null;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Add(Pending pending)
+        {
+            if (Count >= _buckets.Length)
+            {
+                Grow();
+            }
+
+            var bucket = Bucket(pending.Key.Serial, _buckets.Length);
+            pending.Next = _buckets[bucket];
+            _buckets[bucket] = pending;
+            Count++;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Remove(Pending pending)
+        {
+            var bucket = Bucket(pending.Key.Serial, _buckets.Length);
+            Pending? previous = null;
+            for (var current = _buckets[bucket]; current is not null; previous = current, current = current.Next)
+            {
+                if (ReferenceEquals(current, pending))
+                {
+                    if (previous is null)
+                    {
+                        _buckets[bucket] = current.Next;
+                    }
+                    else
+                    {
+                        previous.Next = current.Next;
+                    }
+
+                    current.Next = null;
+                    Count--;
+                    return;
+                }
+            }
+        }
+
+        public List<Pending> All()
+        {
+            var all = new List<Pending>(Count);
+            foreach (var head in _buckets)
+            {
+                for (var pending = head; pending is not null; pending = pending.Next)
+                {
+                    all.Add(pending);
+                }
+            }
+
+            return all;
+        }
+
+        private static int Bucket(long serial, int length) => (int)((ulong)serial & (ulong)(length - 1));
+
+        private void Grow()
+        {
+            var all = All();
+            _buckets = new Pending?[_buckets.Length * 2];
+            Count = 0;
+            foreach (var pending in all)
+            {
+                pending.Next = null;
+                Add(pending);
+            }
+        }
     }
 }

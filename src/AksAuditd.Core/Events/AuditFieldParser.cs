@@ -11,11 +11,15 @@ internal readonly record struct FieldSlice(int NameStart, int NameLength, int Va
 /// </summary>
 internal static class AuditFieldParser
 {
+    [ThreadStatic]
+    private static FieldSlice[]? _scratch;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static FieldSlice[] Parse(ReadOnlySpan<byte> line, int start, int end)
     {
-        // Most records have fewer than 32 fields; EXECVE records of long command lines have hundreds.
-        var slices = new List<FieldSlice>(Math.Min(64, Math.Max(8, (end - start) / 12)));
+        // Most records have fewer than 48 fields; EXECVE records of long command lines have hundreds.
+        var slices = _scratch ??= new FieldSlice[64];
+        var count = 0;
         var nestedEnd = -1;
         var position = start;
         while (position < end)
@@ -42,10 +46,10 @@ internal static class AuditFieldParser
             {
                 // A word with no '=' of its own belongs to the previous value (free text in user messages).
                 var wordEnd = space < 0 ? limit : position + space;
-                if (slices.Count > 0)
+                if (count > 0)
                 {
-                    var last = slices[^1];
-                    slices[^1] = last with { ValueLength = wordEnd - last.ValueStart };
+                    var last = slices[count - 1];
+                    slices[count - 1] = last with { ValueLength = wordEnd - last.ValueStart };
                 }
 
                 position = wordEnd;
@@ -54,9 +58,15 @@ internal static class AuditFieldParser
 
             var nameStart = position;
             var valueStart = position + equals + 1;
+            if (count == slices.Length)
+            {
+                Array.Resize(ref _scratch, slices.Length * 2);
+                slices = _scratch;
+            }
+
             if (valueStart >= limit)
             {
-                slices.Add(new FieldSlice(nameStart, equals, valueStart, 0));
+                slices[count++] = new FieldSlice(nameStart, equals, valueStart, 0);
                 position = valueStart;
                 continue;
             }
@@ -91,10 +101,10 @@ internal static class AuditFieldParser
                 valueEnd = nextSpace < 0 ? limit : valueStart + nextSpace;
             }
 
-            slices.Add(new FieldSlice(nameStart, equals, valueStart, valueEnd - valueStart));
+            slices[count++] = new FieldSlice(nameStart, equals, valueStart, valueEnd - valueStart);
             position = valueEnd;
         }
 
-        return slices.ToArray();
+        return slices.AsSpan(0, count).ToArray();
     }
 }

@@ -88,6 +88,7 @@ public sealed class AuditRecord
     }
 
     /// <summary>The value of the first field with this name as written in the log (quotes and hex kept), or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public string? GetRaw(string name)
     {
         var index = IndexOf(name);
@@ -95,6 +96,7 @@ public sealed class AuditRecord
     }
 
     /// <summary>The value of the first field with this name as <c>ausearch -i</c> shows it, or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public string? GetInterpreted(string name)
     {
         var index = IndexOf(name);
@@ -146,8 +148,10 @@ public sealed class AuditRecord
         return _line.AsSpan(slice.ValueStart, slice.ValueLength);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal string NameOf(int index) => FieldNames.Get(NameSpan(index));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal string RawValue(int index) => Encoding.UTF8.GetString(ValueSpan(index));
 
     internal string Interpret(int index) => Interpret(index, NameOf(index));
@@ -185,6 +189,7 @@ public sealed class AuditRecord
     }
 
     /// <summary>The enriched value for a field name (compared ignoring case, as auditd writes them upper case).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal bool TryGetEnriched(ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
     {
         foreach (var slice in Enrichment)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Collections.Frozen;
 using System.Globalization;
@@ -158,6 +159,7 @@ internal sealed class AuditValueInterpreter
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static FieldKind KindOf(int recordType, string name, ReadOnlySpan<byte> value)
     {
         // The record-type exceptions ausearch makes for names that mean different things in different records.
@@ -190,6 +192,7 @@ internal sealed class AuditValueInterpreter
     }
 
     /// <summary>The interpreted value, or null when ausearch shows the value exactly as written.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public string? Interpret(AuditRecord record, int index, string name)
     {
         var value = record.ValueSpan(index);
@@ -227,6 +230,7 @@ internal sealed class AuditValueInterpreter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public SyscallContext CreateSyscallContext(AuditRecord record)
     {
         if (record.TypeNumber != Syscall && record.TypeNumber != Seccomp)
@@ -260,6 +264,7 @@ internal sealed class AuditValueInterpreter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Append(ValueBuilder output, FieldKind kind, AuditRecord record, string name, ReadOnlySpan<byte> value)
     {
         switch (kind)
@@ -372,6 +377,7 @@ internal sealed class AuditValueInterpreter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AppendUid(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase)
     {
         if (!StrToUL(value, numberBase, out var parsed))
@@ -399,6 +405,7 @@ internal sealed class AuditValueInterpreter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AppendGid(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase)
     {
         if (!StrToUL(value, numberBase, out var parsed))
@@ -426,6 +433,7 @@ internal sealed class AuditValueInterpreter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AppendSyscall(ValueBuilder output, AuditRecord record, ReadOnlySpan<byte> value)
     {
         // ausearch passes the call number only for SYSCALL and SECCOMP records; elsewhere it asks for call 0.
@@ -454,6 +462,7 @@ internal sealed class AuditValueInterpreter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendArch(ValueBuilder output, ReadOnlySpan<byte> value)
     {
         if (!StrToUL(value, 16, out var auditArch))
@@ -470,6 +479,7 @@ internal sealed class AuditValueInterpreter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendExit(ValueBuilder output, ReadOnlySpan<byte> value)
     {
         if (!StrToLL(value, out var exit))
@@ -496,6 +506,7 @@ internal sealed class AuditValueInterpreter
     }
 
     /// <summary>A quoted string without its quotes, (null) and (none) as they are, hex decoded up to a NUL.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendEscaped(ValueBuilder output, ReadOnlySpan<byte> value)
     {
         if (value.Length > 0 && value[0] == '"')
@@ -514,6 +525,7 @@ internal sealed class AuditValueInterpreter
     }
 
     /// <summary>Arguments separated by NUL bytes, shown separated by spaces.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendProcessTitle(ValueBuilder output, ReadOnlySpan<byte> value)
     {
         if (value.Length > 0 && value[0] == '"' || value.Length >= 2 && value[0] == '0' && value[1] == '0')
@@ -536,6 +548,7 @@ internal sealed class AuditValueInterpreter
     /// Decodes leading hex digits (an odd last digit is the high nibble of a last byte), or copies a "(...)"
     /// value such as (null). False when there is nothing to decode, and ausearch shows the value as written.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryUnescape(ValueBuilder output, ReadOnlySpan<byte> value, bool stopAtNul)
     {
         if (value.Length > 0 && value[0] == '(')
@@ -614,6 +627,7 @@ internal sealed class AuditValueInterpreter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendMode(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase)
     {
         if (!StrToUL(value, numberBase, out var parsed))
@@ -650,6 +664,7 @@ internal sealed class AuditValueInterpreter
         output.Append(',').AppendOctal(mode & 0x1ff, 3);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendModeShort(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase)
     {
         if (!StrToUL(value, numberBase, out var parsed))
@@ -682,6 +697,7 @@ internal sealed class AuditValueInterpreter
         output.Append('0').AppendOctal(mode & 0x1ff, 3);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendSockaddr(ValueBuilder output, ReadOnlySpan<byte> value)
     {
         var digits = 0;
@@ -865,6 +881,7 @@ internal sealed class AuditValueInterpreter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendCapabilityBitmap(ValueBuilder output, ReadOnlySpan<byte> value)
     {
         if (!StrToUL(value, 16, out var bitmap))
@@ -916,6 +933,7 @@ internal sealed class AuditValueInterpreter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendSuccess(ValueBuilder output, ReadOnlySpan<byte> value)
     {
         if (value.Length == 0 || (uint)(value[0] - '0') > 9)
@@ -1020,6 +1038,7 @@ internal sealed class AuditValueInterpreter
     /// a0-a3 of a SYSCALL record: ausearch names a few arguments of a few calls (directory fds, modes, flags,
     /// ids, signals) and shows the rest as 0x-prefixed hex.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AppendArgument(ValueBuilder output, int argument, SyscallContext context, ReadOnlySpan<byte> value)
     {
         var call = context.Name;
@@ -1031,6 +1050,7 @@ internal sealed class AuditValueInterpreter
         output.Append("0x").Append(value);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryAppendArgument(ValueBuilder output, int argument, string call, SyscallContext context, ReadOnlySpan<byte> value)
     {
         switch (argument)
@@ -1370,6 +1390,7 @@ internal sealed class AuditValueInterpreter
         output.Append("conversion error(").Append(value).Append(')');
 
     /// <summary>strtoul(3): optional spaces and sign, then digits of the base; false only on overflow (ERANGE).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static bool StrToUL(ReadOnlySpan<byte> text, int numberBase, out ulong value)
     {
         value = 0;
@@ -1423,6 +1444,7 @@ internal sealed class AuditValueInterpreter
     }
 
     /// <summary>strtoll(3) in base 10.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool StrToLL(ReadOnlySpan<byte> text, out long value)
     {
         value = 0;
@@ -1500,6 +1522,7 @@ internal sealed class ValueBuilder
     public int Length { get; private set; }
 
     /// <summary>This thread's builder, emptied: interpretation runs wherever a lazy value is first read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static ValueBuilder ForThread()
     {
         var builder = _forThread ??= new ValueBuilder();
@@ -1507,6 +1530,7 @@ internal sealed class ValueBuilder
         return builder;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ValueBuilder Append(byte value)
     {
         Ensure(1);
@@ -1516,6 +1540,7 @@ internal sealed class ValueBuilder
 
     public ValueBuilder Append(char value) => Append((byte)value);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ValueBuilder Append(ReadOnlySpan<byte> value)
     {
         Ensure(value.Length);
@@ -1524,6 +1549,7 @@ internal sealed class ValueBuilder
         return this;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ValueBuilder Append(string value)
     {
         Ensure(Encoding.UTF8.GetMaxByteCount(value.Length));
@@ -1577,6 +1603,7 @@ internal sealed class ValueBuilder
     public void ReplaceNul(int start) => _buffer.AsSpan(start, Length - start).Replace((byte)0, (byte)' ');
 
     /// <summary>The value as text, with control characters shown as \ooo the way ausearch's tty escaping does.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public string ToEscapedString() => Escape(_buffer.AsSpan(0, Length));
 
     /// <summary>Several keys are separated by 0x01; ausearch prints each as its own key=, so the value reads "a key=b".</summary>
@@ -1597,6 +1624,7 @@ internal sealed class ValueBuilder
         return string.Join(" key=", parts);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static string Escape(ReadOnlySpan<byte> value)
     {
         var controls = 0;
