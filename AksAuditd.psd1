@@ -12,6 +12,7 @@
     FormatsToProcess     = @('AksAuditd.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-AksAuditdConfiguration'
+        'Get-AuditEvent'
         'Write-AksAuditdLog'
         'Get-AuditRuleDrift'
         'Sync-AuditRules'
@@ -19,6 +20,8 @@
         'Install-Auditd'
         'Restart-Auditd'
         'Get-AuditdStatus'
+        'Test-AuditRule'
+        'Get-AuditRule'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
