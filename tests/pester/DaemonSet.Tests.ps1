@@ -117,6 +117,31 @@ Describe 'build.ps1 image-layout' {
 }
 
 Describe 'The default ConfigMaps' {
+    It 'auditd-rules passes Test-AuditRule on <_> nodes, without a single finding' -ForEach 'x86_64', 'aarch64' {
+        $manifest = Join-Path $RepoRoot 'kubernetes/auditd-rules.yaml'
+        @(Test-AuditRule -Path $manifest -Arch $_) | Should -BeNullOrEmpty
+        Test-AuditRule -Path $manifest -Arch $_ -Quiet | Should -BeTrue
+    }
+
+    It 'auditd-rules passes Test-AuditRule against this machine''s root (watched folders exist, names resolve)' {
+        @(Test-AuditRule -Path (Join-Path $RepoRoot 'kubernetes/auditd-rules.yaml') -HostRoot / | Where-Object { "$($_.Severity)" -eq 'Error' }) | Should -BeNullOrEmpty
+    }
+
+    It 'Test-AuditRule names a bad line of the ConfigMap by entry and line (the check above can fail)' {
+        $manifest = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-rules-$([guid]::NewGuid().ToString('n')).yaml"
+        try {
+            $text = (Get-Content -Raw (Join-Path $RepoRoot 'kubernetes/auditd-rules.yaml')) -replace '(?m)^(  zz-settings\.rules: \|)$', "  90-typo.rules: |`n    ## typo`n    -w etc/shadow -p wa -k typo`n`$1"
+            [System.IO.File]::WriteAllText($manifest, $text)
+            $errors = @(Test-AuditRule -Path $manifest | Where-Object { "$($_.Severity)" -eq 'Error' })
+            $errors.Count | Should -Be 1
+            $errors[0].Path | Should -BeLike '*`[90-typo.rules`]'
+            $errors[0].LineNumber | Should -Be 2
+        }
+        finally {
+            Remove-Item -LiteralPath $manifest -ErrorAction SilentlyContinue
+        }
+    }
+
     It 'audisp-plugins passes the plugin validation with the allow-list of aks-auditd-config' {
         $sandbox = New-SandboxNode
         try {
