@@ -40,6 +40,7 @@ $ProgressPreference = 'SilentlyContinue'
 $WarningPreference = 'SilentlyContinue'
 $InformationPreference = 'SilentlyContinue'
 $VerbosePreference = 'SilentlyContinue'
+$script:heartbeatWarned = $false
 
 function Write-StartupFailure {
     # Before the module is loaded there is no Write-AksAuditdLog: the same JSON shape, by hand.

@@ -61,6 +61,11 @@ public sealed class LoopBenchmark : IBenchmark
             foreach (var process in processes)
             {
                 context.Report(process.Summary());
+                if (process.ErrorLines > 0)
+                {
+                    var first = File.ReadLines(process.Log).Where(l => l.Contains("\"level\":\"error\"", StringComparison.Ordinal)).Take(3);
+                    throw new InvalidOperationException($"{process.Name} logged {process.ErrorLines} errors, so this measured its failure path, not an idle loop:\n{string.Join('\n', first)}");
+                }
             }
 
             foreach (var variant in new[] { "image settings", "runtime defaults" })
@@ -97,16 +102,19 @@ public sealed class LoopBenchmark : IBenchmark
         . (Join-Path $RepositoryRoot 'image/Sandbox.ps1')
         $baseline = @((Read-ConfigMapData (Join-Path $RepositoryRoot 'kubernetes/auditd-rules.yaml')).Values -split "`n" | Where-Object { $_ -match '^-[aw] ' })
         foreach ($tag in 'image', 'defaults') {
-            $node = Join-Path $Work "node-$tag"
-            New-Item -ItemType Directory -Force (Join-Path $node 'etc/audit/rules.d'), (Join-Path $node 'etc/audit/plugins.d') | Out-Null
+            # A node with the folders the rules watch (the sync checks them), and the kubelet's volumes.
+            $sandbox = New-SandboxNode
             $rules = [ordered]@{}
             for ($i = 1; $i -le $Count; $i++) {
                 # Five real rules per file, taken round the default ConfigMap, with a key of their own.
-                $lines = 0..4 | ForEach-Object { ($baseline[(($i * 5) + $_) % $baseline.Count] -replace '-k \S+$', '') + "-k bench$i" }
+                $lines = 0..4 | ForEach-Object { ($baseline[(($i * 5) + $_) % $baseline.Count] -replace '\s*-k \S+$', '') + " -k bench$i" }
                 $rules[('{0:000}-bench.rules' -f $i)] = ($lines -join "`n") + "`n"
             }
-            Write-ConfigMapVolume (Join-Path $Work "rules-$tag") $rules
-            Write-ConfigMapVolume (Join-Path $Work "plugins-$tag") (Read-ConfigMapData (Join-Path $RepositoryRoot 'kubernetes/audisp-plugins.yaml'))
+            Write-ConfigMapVolume $sandbox.RulesVolume $rules
+            Move-Item -LiteralPath $sandbox.Node -Destination (Join-Path $Work "node-$tag")
+            Move-Item -LiteralPath $sandbox.RulesVolume -Destination (Join-Path $Work "rules-$tag")
+            Move-Item -LiteralPath $sandbox.PluginsVolume -Destination (Join-Path $Work "plugins-$tag")
+            Remove-Item -LiteralPath $sandbox.Root -Recurse -Force
         }
         """;
 
@@ -174,13 +182,20 @@ public sealed class LoopBenchmark : IBenchmark
         private double? _steadyStartCpuMs;
         private double _lastCpuMs;
 
-        private Measured(string name, Process process)
+        private Measured(string name, Process process, string log)
         {
             Name = name;
             _process = process;
+            Log = log;
         }
 
         public string Name { get; }
+
+        /// <summary>What the process wrote (the loop's JSON lines).</summary>
+        public string Log { get; }
+
+        /// <summary>Lines at level error or fatal: a loop that fails every poll measures its failure path, not its idle one.</summary>
+        public int ErrorLines => File.Exists(Log) ? File.ReadLines(Log).Count(l => l.Contains("\"level\":\"error\"", StringComparison.Ordinal) || l.Contains("\"level\":\"fatal\"", StringComparison.Ordinal)) : 0;
 
         public double MedianRssMb => _rss.Count == 0 ? double.NaN : _rss.Order().ElementAt(_rss.Count / 2);
 
@@ -196,8 +211,8 @@ public sealed class LoopBenchmark : IBenchmark
         {
             var start = new ProcessStartInfo("/bin/sh") { WorkingDirectory = directory };
             start.ArgumentList.Add("-c");
-            // exec: the measured process is pwsh itself; its stdout (JSON lines) is discarded.
-            start.ArgumentList.Add("exec \"$@\" >/dev/null 2>&1");
+            // exec: the measured process is pwsh itself; its stdout (JSON lines) goes to a file the benchmark checks.
+            start.ArgumentList.Add("exec \"$@\" >\"$AKS_AUDITD_BENCH_LOG\" 2>&1");
             start.ArgumentList.Add("measured");
             start.ArgumentList.Add(program);
             foreach (var argument in arguments)
@@ -215,7 +230,9 @@ public sealed class LoopBenchmark : IBenchmark
                 start.Environment[key] = value;
             }
 
-            return new Measured(name, Process.Start(start)!);
+            var log = Path.Combine(directory, $"{name.Replace(' ', '-').Replace("(", string.Empty).Replace(")", string.Empty)}.log");
+            start.Environment["AKS_AUDITD_BENCH_LOG"] = log;
+            return new Measured(name, Process.Start(start)!, log);
         }
 
         public void Sample(bool steady)
