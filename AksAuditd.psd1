@@ -16,6 +16,11 @@
         'Get-AuditRuleDrift'
         'Sync-AuditRules'
         'Sync-AuditPlugins'
+        'Install-Auditd'
+        'Restart-Auditd'
+        'Get-AuditdStatus'
+        'Test-AuditRule'
+        'Get-AuditRule'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

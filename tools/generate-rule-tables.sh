@@ -1,7 +1,9 @@
 #!/bin/sh
 # Regenerates the audit rule tables under src/AksAuditd.Core/Rules/Generated/ from the real tools of the
 # installed audit package (Debian auditd 1:3.0.9-1):
-#   - syscall tables: `ausyscall <arch> --dump` for x86_64, i386 and aarch64;
+#   - syscall tables: `ausyscall <arch> --dump` for every machine libaudit names (x86_64, i386, aarch64,
+#     armeb = 32-bit arm, what -F arch=b32 means on an arm64 node, and the ppc and s390 families), so any
+#     -F arch= auditctl accepts resolves its syscalls as auditctl does;
 #   - field names, operators, message types, errno names, file types, filter lists, actions and machines:
 #     the lookup functions of the installed libaudit.so.1 (the library auditctl itself calls), probed over
 #     every number in range and every string the library contains.
@@ -14,7 +16,7 @@ mkdir -p "$out"
 version=$(dpkg-query -W -f='${Version}' auditd)
 dumps=$(mktemp -d)
 trap 'rm -rf "$dumps"' EXIT
-for arch in x86_64 i386 aarch64; do
+for arch in x86_64 i386 aarch64 armeb ppc ppc64 ppc64le s390 s390x; do
     # The first line is "Using <arch> syscall table:"; the rest is "<number>\t<name>".
     ausyscall "$arch" --dump | tail -n +2 > "$dumps/$arch"
 done
@@ -113,7 +115,7 @@ with open(os.path.join(out, "SyscallTable.g.cs"), "w") as f:
     f.write("    private const bool GeneratedNamesIgnoreCase = %s;\n\n" % ("true" if syscall_ci else "false"))
     f.write("    /// <summary>Syscall number and name per audit arch name, from `ausyscall &lt;arch&gt; --dump`.</summary>\n")
     f.write("    private static readonly (string Arch, (int Number, string Name)[] Calls)[] GeneratedTables =\n    [\n")
-    for arch in ["x86_64", "i386", "aarch64"]:
+    for arch in ["x86_64", "i386", "aarch64", "armeb", "ppc", "ppc64", "ppc64le", "s390", "s390x"]:
         rows = []
         for line in open(os.path.join(dumps, arch)):
             num, name = line.rstrip("\n").split("\t")

@@ -5,7 +5,7 @@ namespace AksAuditd.Core.Rules;
 /// <summary>
 /// Syscall numbers and names per audit architecture, as auditctl 3.0.9 knows them (generated from
 /// <c>ausyscall &lt;arch&gt; --dump</c>), and the mapping of the kernel's AUDIT_ARCH_* values to arch names.
-/// Arch names are the ones auditctl and ausearch use: x86_64, i386, aarch64.
+/// Arch names are the ones auditctl and ausearch use: x86_64, i386, aarch64, and armeb for 32-bit arm.
 /// </summary>
 public static partial class SyscallTable
 {

@@ -84,10 +84,19 @@ public sealed class SyncService
         }
 
         var source = ReadSource(request, session);
+
+        // The real kernel's verdict on exactly this source comes before the validator's: it is why the node has its previous rules.
+        var rejected = RejectedSource.Load(request.StatePath, kind, _fs);
+        if (rejected is not null && rejected.SourceFingerprint == source.Fingerprint)
+        {
+            var file = rejected.File is null ? request.SourcePath : Path.Combine(request.SourcePath, rejected.File);
+            throw new SyncException(SyncFailure.SourceRejectedByKernel, rejected.Line is { } line ? $"{file}:{line}" : file, rejected.Describe());
+        }
+
         var quiet = session.LastQuiet;
         session.LastQuiet = null;
         List<RuleDiagnostic> diagnostics;
-        if (quiet is not null && ReferenceEquals(quiet.Source, source) && quiet.TargetVersion == node.Version && node.Leftovers.Count == 0
+        if (quiet is not null && rejected is null && ReferenceEquals(quiet.Source, source) && quiet.TargetVersion == node.Version && node.Leftovers.Count == 0
             && quiet.Mode == request.Mode && quiet.AllowEmpty == request.AllowEmpty && quiet.StatePath == request.StatePath
             && ReferenceEquals(LoadRecord(session, request.StatePath, kind, target), quiet.Record))
         {
@@ -154,6 +163,7 @@ public sealed class SyncService
         var plan = new SyncPlan(kind, request.SourcePath, target, request.Mode, drift);
         if (plan.IsEmpty)
         {
+            ForgetRejected(request, rejected);
             ClaimSourceNames(session, request, record, source);
             session.Recovered = true;
             session.LastQuiet = new QuietPoll(source, node.Version, request.Mode, request.AllowEmpty, request.StatePath,
@@ -176,9 +186,10 @@ public sealed class SyncService
         // Widen the record before the first visible change: a sync killed after a rename must not leave a
         // file of ours looking foreign to the next run.
         var widened = NewRecord(kind, target, record.NamesFor(target).Where(n => record.Files.ContainsKey(n)).ToDictionary(n => n, n => record.Files[n]), source);
-        var applied = writer.Apply(target, kind, writes, deletes, backups, $"sync from {request.SourcePath}", () => Save(session, request.StatePath, kind, widened));
+        var applied = writer.Apply(target, kind, writes, deletes, backups, BackupCause.Sync(request.SourcePath, source), () => Save(session, request.StatePath, kind, widened));
         Save(session, request.StatePath, kind, NewRecord(kind, target, new Dictionary<string, string>(), source));
         session.Recovered = true;
+        ForgetRejected(request, rejected);
 
         foreach (var write in writes)
         {
@@ -197,6 +208,27 @@ public sealed class SyncService
             new LogField("removed", string.Join(",", plan.Removed)), new LogField("backup", applied.Backup?.Path),
             new LogField("durationMs", clock.ElapsedMilliseconds));
         return Result(true, false, false, plan.Added, plan.Modified, plan.Removed, plan.Foreign, applied.Backup?.Path);
+    }
+
+    /// <summary>The source changed since the kernel rejected it, and the node now has it: the rejection no longer applies.</summary>
+    private void ForgetRejected(SyncRequest request, RejectedSource? rejected)
+    {
+        if (rejected is null)
+        {
+            return;
+        }
+
+        try
+        {
+            RejectedSource.Clear(request.StatePath, request.Kind, _fs);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SyncException(SyncFailure.StateUnusable, RejectedSource.PathFor(request.StatePath, request.Kind), $"The rejected-source record cannot be removed: {e.Message}", e);
+        }
+
+        _log.Info("The rejected source changed; syncing it again",
+            new LogField("kind", request.Kind.StateName()), new LogField("source", request.SourcePath), new LogField("rejectedGeneration", rejected.Generation));
     }
 
     private SourceFileSet ReadSource(SyncRequest request, SyncSession session)

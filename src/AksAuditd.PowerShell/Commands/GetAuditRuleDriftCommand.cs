@@ -5,12 +5,13 @@ using AksAuditd.Core.Sync;
 namespace AksAuditd.PowerShell.Commands;
 
 /// <summary>
-/// Compares the rules source with the node's rules.d, file by file. The File parameter set compares files;
-/// a Kernel parameter set (the loaded rules against the files) is added alongside it later.
+/// Compares the rules source with the node's rules.d, file by file (this file), or rules.d with the rules
+/// loaded in the kernel (the Kernel parameter set, in GetAuditRuleDriftCommand.Kernel.cs).
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "AuditRuleDrift", DefaultParameterSetName = FileParameterSet)]
 [OutputType("AksAuditd.Core.Sync.FileDrift", ParameterSetName = new[] { FileParameterSet })]
-public sealed class GetAuditRuleDriftCommand : AksAuditdCmdlet
+[OutputType("AksAuditd.Core.Host.KernelRuleDrift", ParameterSetName = new[] { KernelParameterSet })]
+public sealed partial class GetAuditRuleDriftCommand : AksAuditdCmdlet
 {
     public const string FileParameterSet = "File";
 
@@ -35,12 +36,19 @@ public sealed class GetAuditRuleDriftCommand : AksAuditdCmdlet
     [Parameter(ParameterSetName = FileParameterSet)]
     public SwitchParameter IncludeUnchanged { get; set; }
 
+    /// <summary>Where the node's / is mounted (default: the configured HostRoot); the default TargetPath and StatePath are under it.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? HostRoot { get; set; }
+
     protected override void ProcessRecord()
     {
         switch (ParameterSetName)
         {
             case FileParameterSet:
                 WriteFileDrift();
+                break;
+            case KernelParameterSet:
+                WriteKernelDrift();
                 break;
         }
     }
@@ -49,8 +57,9 @@ public sealed class GetAuditRuleDriftCommand : AksAuditdCmdlet
     {
         var configuration = LoadConfiguration();
         var source = Resolve(SourcePath) ?? configuration.RulesSource;
-        var target = Resolve(TargetPath) ?? configuration.HostRulesDirectory;
-        var state = Resolve(StatePath) ?? configuration.HostStateDirectory;
+        var hostRoot = Resolve(HostRoot) ?? configuration.HostRoot;
+        var target = Resolve(TargetPath) ?? HostPath.Join(hostRoot, configuration.RulesDirectory);
+        var state = Resolve(StatePath) ?? HostPath.Join(hostRoot, configuration.StateDirectory);
         var mode = Mode is null ? configuration.SyncMode : Enum.Parse<SyncMode>(Mode, ignoreCase: true);
         WriteVerbose($"Comparing {source} with {target} ({mode} mode, managed-file record in {state})");
 

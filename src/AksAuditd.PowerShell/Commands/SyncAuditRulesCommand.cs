@@ -15,26 +15,15 @@ public sealed class SyncAuditRulesCommand : SyncCommandBase
 
     private protected override string DefaultTarget(AksAuditdConfiguration configuration) => configuration.HostRulesDirectory;
 
-    private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) => RulesEngine.Create(this);
-}
-
-/// <summary>The rules engine (AksAuditd.Core.Rules.RuleValidator), found by name while it lands on main.</summary>
-internal static class RulesEngine
-{
-    public static IRuleFileValidator Create(PSCmdlet cmdlet)
-    {
-        var type = typeof(IRuleFileValidator).Assembly.GetType("AksAuditd.Core.Rules.RuleValidator");
-        if (type is not null && Activator.CreateInstance(type) is IRuleFileValidator validator)
+    /// <remarks>
+    /// With the node's root mounted, the rules are checked against the node itself (user names from its passwd,
+    /// watch parents that must exist), so a set the kernel would reject never reaches rules.d. Without the mount
+    /// (a sandbox, a CI checkout) those node-dependent checks are skipped.
+    /// </remarks>
+    private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) =>
+        new RuleValidator(new RuleParserOptions
         {
-            return validator;
-        }
-
-        cmdlet.WriteWarning("The rules engine (RuleValidator) is not in this build: rules files are checked for safety but not validated.");
-        return new NoRuleValidation();
-    }
-
-    private sealed class NoRuleValidation : IRuleFileValidator
-    {
-        public IReadOnlyList<RuleDiagnostic> Validate(string path, string text) => Array.Empty<RuleDiagnostic>();
-    }
+            HostRoot = Directory.Exists(configuration.HostRoot) ? configuration.HostRoot : null,
+            Arch = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "aarch64" : "x86_64",
+        });
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using AksAuditd.Core.Configuration;
+using AksAuditd.Core.Rules;
 using AksAuditd.Core.Sync;
 using Xunit;
 
@@ -60,7 +61,7 @@ public sealed class LockTests
         using var held = LinuxNodeFileSystem.Instance.TryLockDirectory(dir.Target, TimeSpan.Zero);
         Assert.NotNull(held);
 
-        var e = Assert.Throws<SyncException>(() => new SyncService(new LineShapeValidator()).Sync(new SyncRequest
+        var e = Assert.Throws<SyncException>(() => new SyncService(new RuleValidator()).Sync(new SyncRequest
         {
             Kind = SyncKind.Rules, SourcePath = dir.Source, TargetPath = dir.Target, StatePath = dir.State, LockTimeout = TimeSpan.FromMilliseconds(200),
         }));
@@ -89,7 +90,7 @@ public sealed class DetectionTests
         }
 
         var session = new SyncSession(SyncKind.Rules, dir.Source, dir.Target);
-        var service = new SyncService(new LineShapeValidator());
+        var service = new SyncService(new RuleValidator());
         Settle();
         service.Sync(Request(dir), session);
         Settle();
@@ -116,7 +117,7 @@ public sealed class DetectionTests
         using var dir = new SyncTestDirectory();
         dir.WriteSource("10-a.rules", "-w /etc/passwd -p wa\n");
         var session = new SyncSession(SyncKind.Rules, dir.Source, dir.Target);
-        var service = new SyncService(new LineShapeValidator(), fileSystem: new FrozenStat(watch));
+        var service = new SyncService(new RuleValidator(), fileSystem: new FrozenStat(watch));
         service.Sync(Request(dir), session);
         Settle();
         service.Sync(Request(dir), session);
@@ -135,7 +136,7 @@ public sealed class DetectionTests
         using var dir = new SyncTestDirectory();
         dir.WriteSource("10-a.rules", "-w /etc/passwd -p wa\n");
         var session = new SyncSession(SyncKind.Rules, dir.Source, dir.Target);
-        var service = new SyncService(new LineShapeValidator());
+        var service = new SyncService(new RuleValidator());
         service.Sync(Request(dir), session);
         Settle();
         service.Sync(Request(dir), session);
@@ -166,7 +167,7 @@ public sealed class DetectionTests
         }
 
         var frozen = new FrozenStat();
-        var service = new SyncService(new LineShapeValidator(), fileSystem: frozen);
+        var service = new SyncService(new RuleValidator(), fileSystem: frozen);
         var session = new SyncSession(SyncKind.Rules, dir.Source, dir.Target);
         service.Sync(Request(dir), session);
         Settle();

@@ -1,0 +1,199 @@
+using AksAuditd.Core.Logging;
+
+namespace AksAuditd.Core.Host;
+
+/// <summary>What Install-Auditd found and did.</summary>
+public sealed record InstallResult(
+    string Distribution,
+    string VersionId,
+    string PackageManager,
+    IReadOnlyList<string> Packages,
+    bool AlreadyInstalled,
+    bool Changed)
+{
+    /// <summary>The commands that changed the node, as executed (empty under -WhatIf or when nothing was needed).</summary>
+    public IReadOnlyList<string> Commands { get; init; } = Array.Empty<string>();
+
+    public string HostRoot { get; init; } = "/";
+}
+
+/// <summary>
+/// Installs auditd and its plugins with the node's package manager, then enables and starts the service.
+/// Idempotent: when dpkg-query or rpm says the packages are installed, no package manager runs.
+/// </summary>
+public sealed class AuditdInstaller
+{
+    // apt-get's messages when another process (unattended-upgrades on a fresh node) holds a dpkg or apt lock.
+    private static readonly string[] LockMessages =
+    {
+        "Could not get lock",
+        "Unable to acquire the dpkg frontend lock",
+        "Unable to lock directory",
+        "Unable to lock the administration directory",
+    };
+
+    private readonly IHostCommandRunner _runner;
+    private readonly ILogSink _log;
+
+    public AuditdInstaller(IHostCommandRunner runner, ILogSink? log = null)
+    {
+        _runner = runner;
+        _log = log ?? NullLogSink.Instance;
+    }
+
+    /// <summary>How many more times apt-get runs after failing on a held lock.</summary>
+    public int LockRetries { get; init; } = 10;
+
+    public TimeSpan LockRetryDelay { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Installs what is missing. <paramref name="approve"/> is asked with the exact command line right before each
+    /// change and may say no (-WhatIf, -Confirm); probes that only read the node always run.
+    /// </summary>
+    /// <exception cref="UnsupportedDistributionException">The node's distribution is not supported.</exception>
+    /// <exception cref="HostCommandException">A package manager or service command failed.</exception>
+    public InstallResult Install(Func<string, bool> approve)
+    {
+        var distribution = NodeDistribution.Detect(_runner.HostRoot);
+        var service = new AuditdService(distribution.Family, AuditdService.DetectInit(_runner.HostRoot), _runner.Mode);
+        var executed = new List<string>();
+        var installed = PackagesInstalled(distribution);
+        _log.Debug(
+            installed ? "auditd packages are installed" : "auditd packages are missing",
+            new LogField("distribution", distribution.Id),
+            new LogField("versionId", distribution.VersionId),
+            new LogField("packages", string.Join(' ', distribution.Packages)));
+
+        var installedNow = false;
+        if (!installed)
+        {
+            installedNow = true;
+            foreach (var command in InstallCommands(distribution))
+            {
+                if (!Change(command, approve, executed, retryOnLock: distribution.Family == DistributionFamily.Debian))
+                {
+                    installedNow = false;
+                }
+            }
+        }
+
+        // Under -WhatIf the packages were not installed, so service probes would only describe their absence;
+        // list the service commands as they would run after the install.
+        var whatIf = !installed && !installedNow;
+        if (service.IsEnabled() is { } isEnabled && (whatIf || !Probe(isEnabled)))
+        {
+            Change(service.Enable()!, approve, executed, retryOnLock: false);
+        }
+
+        if (whatIf || !Probe(service.IsActive()))
+        {
+            Change(service.Start(), approve, executed, retryOnLock: false);
+        }
+
+        return new InstallResult(distribution.Name, distribution.VersionId, distribution.PackageManager, distribution.Packages, installed, executed.Count > 0)
+        {
+            Commands = executed,
+            HostRoot = _runner.HostRoot,
+        };
+    }
+
+    /// <summary>The package manager commands for a distribution, in order.</summary>
+    public static IReadOnlyList<HostCommand> InstallCommands(NodeDistribution distribution)
+    {
+        var packages = distribution.Packages.ToArray();
+        switch (distribution.Family)
+        {
+            case DistributionFamily.Debian:
+                // Non-interactive: a debconf or conffile prompt must never wait for a person who is not there.
+                // DPkg::Lock::Timeout (apt 1.9.11 and later, so every supported release) makes apt wait for the lock itself.
+                var environment = new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" };
+                return new[]
+                {
+                    new HostCommand("apt-get", "-q", "-o", "DPkg::Lock::Timeout=60", "update") { Environment = environment, Timeout = TimeSpan.FromMinutes(10) },
+                    new HostCommand("apt-get", new[] { "-q", "-y", "-o", "DPkg::Lock::Timeout=60", "install" }.Concat(packages).ToArray())
+                    {
+                        Environment = environment,
+                        Timeout = TimeSpan.FromMinutes(15),
+                    },
+                };
+            case DistributionFamily.RedHat:
+                return new[] { new HostCommand("dnf", new[] { "install", "-y" }.Concat(packages).ToArray()) { Timeout = TimeSpan.FromMinutes(15) } };
+            default:
+                return new[] { new HostCommand("tdnf", new[] { "install", "-y" }.Concat(packages).ToArray()) { Timeout = TimeSpan.FromMinutes(15) } };
+        }
+    }
+
+    /// <summary>The read-only check: dpkg-query on Debian and Ubuntu, rpm elsewhere.</summary>
+    public static HostCommand InstalledCheck(NodeDistribution distribution) => distribution.Family == DistributionFamily.Debian
+        ? new HostCommand("dpkg-query", new[] { "-W", "-f=${Package} ${db:Status-Status}\\n" }.Concat(distribution.Packages).ToArray()) { AcceptedExitCodes = new[] { 1 } }
+        // rpm -q exits with the number of packages that are not installed.
+        : new HostCommand("rpm", new[] { "-q" }.Concat(distribution.Packages).ToArray()) { AcceptedExitCodes = Enumerable.Range(1, distribution.Packages.Count).ToArray() };
+
+    private bool PackagesInstalled(NodeDistribution distribution)
+    {
+        HostCommandResult result;
+        try
+        {
+            result = _runner.Run(InstalledCheck(distribution));
+        }
+        catch (HostCommandException e) when (e.ExitCode is null or 126 or 127)
+        {
+            // No dpkg-query or rpm on the node at all: nothing is installed through it.
+            _log.Debug("package check could not run", new LogField("command", e.CommandLine), new LogField("stderr", e.StandardError.Trim()));
+            return false;
+        }
+
+        if (distribution.Family != DistributionFamily.Debian)
+        {
+            return result.ExitCode == 0;
+        }
+
+        // "auditd installed" per package; a removed-but-configured package says "config-files".
+        var states = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' ', 2))
+            .Where(p => p.Length == 2)
+            .ToDictionary(p => p[0].Split(':')[0], p => p[1].Trim(), StringComparer.Ordinal);
+        return distribution.Packages.All(p => states.TryGetValue(p, out var state) && state == "installed");
+    }
+
+    private bool Probe(HostCommand command)
+    {
+        try
+        {
+            return _runner.Run(command).Succeeded;
+        }
+        catch (HostCommandException e)
+        {
+            _log.Debug("probe failed", new LogField("command", e.CommandLine), new LogField("stderr", e.StandardError.Trim()));
+            return false;
+        }
+    }
+
+    private bool Change(HostCommand command, Func<string, bool> approve, List<string> executed, bool retryOnLock)
+    {
+        var line = _runner.Render(command);
+        if (!approve(line))
+        {
+            return false;
+        }
+
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                _runner.Run(command);
+                executed.Add(line);
+                _log.Info("changed the node", new LogField("command", line));
+                return true;
+            }
+            catch (HostCommandException e) when (retryOnLock && attempt < LockRetries && LockMessages.Any(m => e.StandardError.Contains(m, StringComparison.Ordinal)))
+            {
+                _log.Warn(
+                    $"another process holds the package lock; retrying in {LockRetryDelay.TotalSeconds:0} s ({attempt + 1} of {LockRetries})",
+                    new LogField("command", line),
+                    new LogField("stderr", e.StandardError.Trim()));
+                Thread.Sleep(LockRetryDelay);
+            }
+        }
+    }
+}

@@ -1,0 +1,356 @@
+using System.Globalization;
+using System.Text;
+
+namespace AksAuditd.Core.Rules.Auditctl;
+
+/// <summary>One field of a rule as auditctl sends it to the kernel (struct audit_rule_data: type, operator, value or string).</summary>
+internal sealed class KernelField
+{
+    public required int Type { get; init; }
+
+    public required uint Op { get; init; }
+
+    public uint Value { get; set; }
+
+    /// <summary>The string of string fields; for a uid/gid name that could not be resolved, the name itself.</summary>
+    public string? Text { get; set; }
+
+    /// <summary>True when <see cref="Text"/> holds an unresolved user or group name instead of a number.</summary>
+    public bool IsUnresolvedName { get; set; }
+}
+
+/// <summary>
+/// A rule as the kernel holds it (struct audit_rule_data), and its rendering exactly as auditctl 3.0.9 -l prints it
+/// (print_rule in auditctl-listing.c, with interpretation off), quirks included.
+/// </summary>
+internal sealed class KernelRule
+{
+    public int List { get; set; }
+
+    public int Action { get; set; }
+
+    public bool Prepend { get; set; }
+
+    public uint[] Mask { get; } = new uint[AuditConstants.BitmaskSize];
+
+    public List<KernelField> Fields { get; } = [];
+
+    public void SetAllSyscalls() => Array.Fill(Mask, uint.MaxValue);
+
+    public void SetSyscall(int number) => Mask[number / 32] |= 1u << (number % 32);
+
+    public bool IsAllMask()
+    {
+        // auditctl checks every word but the last one, which the kernel uses for syscall classes.
+        for (var i = 0; i < AuditConstants.BitmaskSize - 1; i++)
+        {
+            if (Mask[i] != uint.MaxValue)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private bool ListTakesNoSyscalls => List is AuditConstants.FilterUser or AuditConstants.FilterTask
+        or AuditConstants.FilterExclude or AuditConstants.FilterFs;
+
+    /// <summary>is_watch(): only path/dir/perm/key fields, a perm field, and all syscalls.</summary>
+    public bool IsWatch
+    {
+        get
+        {
+            var perm = false;
+            foreach (var f in Fields)
+            {
+                if (f.Type == AuditConstants.Perm)
+                {
+                    perm = true;
+                }
+                if (f.Type is not (AuditConstants.Perm or AuditConstants.FilterKey or AuditConstants.Dir or AuditConstants.Watch))
+                {
+                    return false;
+                }
+            }
+            return perm && (ListTakesNoSyscalls || IsAllMask());
+        }
+    }
+
+    /// <summary>The kernel's notion of "the same rule" (audit_compare_rule): list, action, prepend, fields in order, mask.</summary>
+    [ThreadStatic]
+    private static StringBuilder? _scratch;
+
+    private static StringBuilder Scratch()
+    {
+        var b = _scratch ??= new StringBuilder(256);
+        b.Clear();
+        return b;
+    }
+
+    public string Identity()
+    {
+        var b = Scratch();
+        b.Append(List).Append('|').Append(Action).Append('|').Append(Prepend ? 'A' : 'a');
+        foreach (var f in Fields)
+        {
+            b.Append('|').Append(f.Type).Append(':').Append(f.Op.ToString("x", CultureInfo.InvariantCulture)).Append(':');
+            b.Append(f.Text ?? f.Value.ToString(CultureInfo.InvariantCulture));
+        }
+        b.Append('|');
+        if (IsAllMask())
+        {
+            b.Append("all:").Append(Mask[^1]);
+        }
+        else
+        {
+            for (var i = 0; i < Mask.Length; i++)
+            {
+                if (Mask[i] != 0)
+                {
+                    b.Append(i).Append(':').Append(Mask[i]).Append(',');
+                }
+            }
+        }
+        return b.ToString();
+    }
+
+    /// <param name="hostMachine">The machine of the node that lists the rule (names syscalls of rules without arch).</param>
+    public string Render(int hostMachine)
+    {
+        var b = Scratch();
+        var watch = IsWatch;
+        var syscallCount = 0;
+        var machine = hostMachine;
+        if (!watch)
+        {
+            b.Append("-a ").Append(Action == AuditConstants.Always ? "always" : "never").Append(',').Append(ListName(List));
+            uint elf = 0;
+            foreach (var f in Fields)
+            {
+                if (f.Type == AuditConstants.Arch)
+                {
+                    elf = f.Value;
+                    var archMachine = AuditLookups.ElfToMachine(f.Value);
+                    var op = AuditConstants.OperatorSymbol(f.Op);
+                    if (archMachine < 0)
+                    {
+                        b.Append(" -F arch").Append(op).Append("0x").Append(f.Value.ToString("X", CultureInfo.InvariantCulture));
+                    }
+                    else
+                    {
+                        b.Append(" -F arch").Append(op).Append((f.Value & AuditConstants.ArchBit64) != 0 ? "b64" : "b32");
+                    }
+                }
+            }
+            if (elf != 0)
+            {
+                machine = AuditLookups.ElfToMachine(elf);
+            }
+            syscallCount = RenderSyscalls(b, machine);
+        }
+
+        foreach (var f in Fields)
+        {
+            if (f.Type == AuditConstants.Arch)
+            {
+                continue;
+            }
+            var op = AuditConstants.OperatorSymbol(f.Op);
+            var name = AuditLookups.FieldName(f.Type);
+            if (name is null)
+            {
+                b.Append(" f").Append(f.Type).Append(op).Append(unchecked((int)f.Value));
+                continue;
+            }
+            switch (f.Type)
+            {
+                case AuditConstants.MsgType:
+                    b.Append(" -F ").Append(name).Append(op);
+                    if (MessageTypes.TryGetName(unchecked((int)f.Value), out var typeName))
+                    {
+                        b.Append(typeName);
+                    }
+                    else
+                    {
+                        b.Append(unchecked((int)f.Value));
+                    }
+                    break;
+                case AuditConstants.Watch:
+                case AuditConstants.Dir:
+                    if (watch)
+                    {
+                        b.Append("-w ").Append(f.Text);
+                    }
+                    else
+                    {
+                        b.Append(" -F ").Append(f.Type == AuditConstants.Watch ? "path=" : "dir=").Append(f.Text);
+                    }
+                    break;
+                case AuditConstants.Exe:
+                    b.Append(" -F exe=").Append(f.Text);
+                    break;
+                case AuditConstants.FilterKey:
+                    foreach (var key in (f.Text ?? string.Empty).Split(AuditConstants.KeySeparator, StringSplitOptions.RemoveEmptyEntries))
+                    {
+                        b.Append(watch ? " -k " : " -F key=").Append(key);
+                    }
+                    break;
+                case AuditConstants.Perm:
+                    b.Append(watch ? " -p " : " -F perm=").Append(PermissionLetters(f.Value));
+                    break;
+                case AuditConstants.Inode:
+                    b.Append(" -F ").Append(name).Append(op).Append(f.Value);
+                    break;
+                case AuditConstants.FieldCompare:
+                    b.Append(" -C ").Append(ComparisonText(f.Value, op));
+                    break;
+                case >= AuditConstants.Arg0 and <= AuditConstants.Arg3:
+                    b.Append(" -F ").Append(name).Append(op).Append("0x").Append(f.Value.ToString("X", CultureInfo.InvariantCulture));
+                    break;
+                case AuditConstants.Exit:
+                    var value = unchecked((int)f.Value);
+                    var errName = value == int.MinValue ? null : AuditLookups.ErrnoName(Math.Abs(value));
+                    b.Append(" -F ").Append(name).Append(op);
+                    if (value < 0 && errName is not null)
+                    {
+                        b.Append('-').Append(errName);
+                    }
+                    else
+                    {
+                        b.Append(value);
+                    }
+                    break;
+                case AuditConstants.FsType:
+                    b.Append(" -F ").Append(name).Append(op);
+                    if (AuditLookups.FsTypeName(f.Value) is { } fsName)
+                    {
+                        b.Append(fsName);
+                    }
+                    else
+                    {
+                        b.Append(unchecked((int)f.Value));
+                    }
+                    break;
+                default:
+                    b.Append(" -F ").Append(name).Append(op);
+                    if (f.Text is not null)
+                    {
+                        // A string field, or a user/group name this check could not resolve to a number.
+                        b.Append(f.Text);
+                    }
+                    else
+                    {
+                        b.Append(unchecked((int)f.Value));
+                    }
+                    break;
+            }
+        }
+        return b.ToString();
+    }
+
+    private int RenderSyscalls(StringBuilder b, int machine)
+    {
+        if (ListTakesNoSyscalls)
+        {
+            return 0;
+        }
+        if (IsAllMask())
+        {
+            b.Append(" -S all");
+            return AuditConstants.BitmaskSize - 1;
+        }
+        var arch = machine < 0 ? null : AuditLookups.MachineName(machine);
+        var count = 0;
+        for (var word = 0; word < AuditConstants.BitmaskSize; word++)
+        {
+            var bits = Mask[word];
+            while (bits != 0)
+            {
+                var i = word * 32 + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                bits &= bits - 1;
+                b.Append(count == 0 ? " -S " : ",");
+                if (arch is not null && SyscallTable.TryGetName(arch, i, out var syscallName))
+                {
+                    b.Append(syscallName);
+                }
+                else
+                {
+                    b.Append(i);
+                }
+                count++;
+            }
+        }
+        return count;
+    }
+
+    public static string ListName(int list) => list switch
+    {
+        AuditConstants.FilterUser => "user",
+        AuditConstants.FilterTask => "task",
+        AuditConstants.FilterExit => "exit",
+        AuditConstants.FilterExclude => "exclude",
+        AuditConstants.FilterFs => "filesystem",
+        _ => "(null)",
+    };
+
+    public static string PermissionLetters(uint value)
+    {
+        var b = new StringBuilder(4);
+        if ((value & AuditConstants.PermRead) != 0) b.Append('r');
+        if ((value & AuditConstants.PermWrite) != 0) b.Append('w');
+        if ((value & AuditConstants.PermExec) != 0) b.Append('x');
+        if ((value & AuditConstants.PermAttr) != 0) b.Append('a');
+        return b.ToString();
+    }
+
+    /// <summary>The AUDIT_COMPARE_* values and how auditctl -l names them (left op right).</summary>
+    public static readonly (uint Value, string Left, string Right)[] Comparisons =
+    [
+        (1, "uid", "obj_uid"), (2, "gid", "obj_gid"), (3, "euid", "obj_uid"), (4, "egid", "obj_gid"),
+        (5, "auid", "obj_uid"), (6, "suid", "obj_uid"), (7, "sgid", "obj_gid"), (8, "fsuid", "obj_uid"),
+        (9, "fsgid", "obj_gid"), (10, "uid", "auid"), (11, "uid", "euid"), (12, "uid", "fsuid"),
+        (13, "uid", "suid"), (14, "auid", "fsuid"), (15, "auid", "suid"), (16, "auid", "euid"),
+        (17, "euid", "suid"), (18, "euid", "fsuid"), (19, "suid", "fsuid"), (20, "gid", "egid"),
+        (21, "gid", "fsgid"), (22, "gid", "sgid"), (23, "egid", "fsgid"), (24, "egid", "sgid"),
+        (25, "sgid", "fsgid"),
+    ];
+
+    private static string ComparisonText(uint value, string op)
+    {
+        foreach (var (v, left, right) in Comparisons)
+        {
+            if (v == value)
+            {
+                return left + op + right;
+            }
+        }
+        return string.Empty;
+    }
+
+    /// <summary>The AUDIT_COMPARE_* value for a pair of fields, in either order (audit_rule_interfield_comp_data).</summary>
+    public static uint ComparisonFor(int left, int right)
+    {
+        static string? Name(int field) => field switch
+        {
+            AuditConstants.Uid => "uid", AuditConstants.Euid => "euid", AuditConstants.Suid => "suid",
+            AuditConstants.Fsuid => "fsuid", AuditConstants.LoginUid => "auid", AuditConstants.ObjUid => "obj_uid",
+            AuditConstants.Gid => "gid", AuditConstants.Egid => "egid", AuditConstants.Sgid => "sgid",
+            AuditConstants.Fsgid => "fsgid", AuditConstants.ObjGid => "obj_gid",
+            _ => null,
+        };
+        var l = Name(left);
+        var r = Name(right);
+        if (l is null || r is null)
+        {
+            return 0;
+        }
+        foreach (var (v, a, c) in Comparisons)
+        {
+            if ((a == l && c == r) || (a == r && c == l))
+            {
+                return v;
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,47 @@
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using AksAuditd.Core.Host;
+
+namespace AksAuditd.PowerShell.Commands;
+
+/// <summary>The kernel's audit state, what is loaded, and who holds the audit PID.</summary>
+[Cmdlet(VerbsCommon.Get, "AuditdStatus")]
+[OutputType("AksAuditd.Core.Host.AuditdStatus")]
+public sealed class GetAuditdStatusCommand : AksAuditdCmdlet
+{
+    // The last Lost count seen per host root in this process: the entrypoint loop warns when it grows.
+    private static readonly ConcurrentDictionary<string, long> LastLost = new(StringComparer.Ordinal);
+
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    public string? HostRoot { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var root = NodeCmdlet.ResolveHostRoot(this, HostRoot);
+        var runner = HostCommandRunner.For(root, Log);
+        WriteVerbose($"Reaching the node at {root} through {runner.Mode}");
+        AuditdStatus status;
+        try
+        {
+            status = new AuditdStatusReader(runner, Log).Read();
+        }
+        catch (HostCommandException e)
+        {
+            ThrowTerminatingError(new ErrorRecord(e, e.TimedOut ? "HostCommandTimedOut" : "HostCommandFailed", ErrorCategory.InvalidResult, e.CommandLine));
+            return;
+        }
+        catch (FormatException e)
+        {
+            ThrowTerminatingError(new ErrorRecord(e, "UnreadableAuditStatus", ErrorCategory.InvalidData, root));
+            return;
+        }
+
+        foreach (var warning in NodeCmdlet.StatusWarnings(status, LastLost.TryGetValue(root, out var previous) ? previous : null))
+        {
+            WriteWarning(warning);
+        }
+
+        LastLost[root] = status.Lost;
+        WriteObject(status);
+    }
+}

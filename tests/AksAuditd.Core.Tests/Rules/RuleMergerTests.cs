@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Text;
+using AksAuditd.Core.Rules;
+using Xunit;
+
+namespace AksAuditd.Core.Tests.Rules;
+
+/// <summary>
+/// The merge against the real /usr/sbin/augenrules, run in a private mount namespace (unshare -m) with a temporary
+/// directory bind-mounted over /etc/audit, so this machine's /etc/audit is never read or written.
+/// </summary>
+public sealed class RuleMergerTests
+{
+    public static TheoryData<string> CorpusDirectories()
+    {
+        var data = new TheoryData<string>();
+        foreach (var dir in Directory.EnumerateFiles(OracleFile.CorpusDirectory, "*.rules", SearchOption.AllDirectories)
+                     .Select(Path.GetDirectoryName).Distinct().Order(StringComparer.Ordinal))
+        {
+            data.Add(Path.GetRelativePath(OracleFile.CorpusDirectory, dir!));
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(CorpusDirectories))]
+    public void MergesCorpusDirectoriesByteForByteLikeAugenrules(string relative)
+    {
+        var source = Path.Combine(OracleFile.CorpusDirectory, relative);
+        var expected = RealAugenrules(dir => CopyDirectory(source, dir));
+        Assert.Equal(expected, new RuleMerger().MergeBytes(source));
+    }
+
+    [Fact]
+    public void MergesTrickyDirectoriesByteForByteLikeAugenrules()
+    {
+        // Version order, files without a final newline, CRLF, indented comments and -D (which mawk's "\s" does not
+        // match), names that are not *.rules, hidden files, directories and names with spaces.
+        var files = new Dictionary<string, string>
+        {
+            ["10-base.rules"] = "## base\n-D\n-b 8192\n--backlog_wait_time 60000\n-f 1\n",
+            ["9-early.rules"] = "-w /etc/passwd -p wa -k passwd",
+            ["010-zero.rules"] = "-w /etc/shadow -p wa -k shadow\n",
+            ["10-base.rules~"] = "-w /not/included\n",
+            ["99-finalize.rules"] = "-e 1\n",
+            ["50-crlf.rules"] = "-w /etc/group -p wa -k group\r\n-D\r\n\r\n",
+            ["20-indented.rules"] = "  # indented comment\n\t# tab comment\nss# mawk sees a comment\n -D\n-D \n-D\n  -e 2\n -b 320\n-f 0\n\n   \n",
+            ["30-1.10.rules"] = "-w /a\n",
+            ["30-1.9.rules"] = "-w /b\n",
+            ["30-1.9a.rules"] = "-w /c\n",
+            ["30-1.9~rc.rules"] = "-w /d\n",
+            [".hidden.rules"] = "-w /hidden\n",
+            ["notes.txt"] = "-w /txt\n",
+            ["70 spaced.rules"] = "-w /spaced\n",
+            ["spaced.rules"] = "-w /spaced-target\n",
+            ["A-upper.rules"] = "-w /upper\n",
+            ["a-lower.rules"] = "-w /lower\n",
+        };
+        void Fill(string dir)
+        {
+            foreach (var (name, text) in files)
+            {
+                File.WriteAllText(Path.Combine(dir, name), text);
+            }
+            Directory.CreateDirectory(Path.Combine(dir, "40-dir.rules"));
+        }
+        var expected = RealAugenrules(Fill);
+
+        var mine = Directory.CreateTempSubdirectory("rules-merge.");
+        try
+        {
+            Fill(mine.FullName);
+            var merged = new RuleMerger().MergeBytes(mine.FullName);
+            Assert.Equal(Encoding.Latin1.GetString(expected), Encoding.Latin1.GetString(merged));
+        }
+        finally
+        {
+            mine.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void OrdersNamesLikeLsVersionSort()
+    {
+        string[] names =
+        [
+            "10-base.rules", "9-early.rules", "010-zero.rules", "10-base.rules~", "99-finalize.rules", "1.10.rules", "1.9.rules",
+            "1.9a.rules", "1.9~rc.rules", "1.9.0.rules", "a-lower.rules", "A-upper.rules", "_under.rules", "-dash.rules",
+            "00.rules", "0.rules", "x.tar.gz", "x.tar", "x", "x~", "x2", "x10", "x.1", "x.10", "x.2", "a.b.c", "a1b2c3.rules",
+            "11-a.rules", "11-a.rules.bak", "11-A.rules", "foo~.rules", "foo.rules~", "z.rules.dpkg-old",
+        ];
+        var dir = Directory.CreateTempSubdirectory("rules-order.");
+        try
+        {
+            foreach (var name in names)
+            {
+                File.WriteAllText(Path.Combine(dir.FullName, name), string.Empty);
+            }
+            var ls = Run("/bin/ls", "-1v", dir.FullName).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            var sorted = names.ToList();
+            sorted.Sort(RuleMerger.CompareVersions);
+            Assert.Equal(ls, sorted);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void MergesConfigMapEntriesAsIfTheyWereFiles()
+    {
+        var entries = new Dictionary<string, string>
+        {
+            ["99-finalize.rules"] = "-e 1\n",
+            ["10-base.rules"] = "-D\n-b 8192\n",
+            ["30-watch.rules"] = "# watches\n-w /etc/passwd -p wa -k passwd\n",
+            ["README.md"] = "-w /not/a/rules/file\n",
+        };
+        Assert.Equal(
+            "## This file is automatically generated from /etc/audit/rules.d\n-D\n-b 8192\n\n-w /etc/passwd -p wa -k passwd\n-e 1\n",
+            new RuleMerger().MergeEntries(entries));
+    }
+
+    [Fact]
+    public void GawkModeTreatsBackslashSAsWhitespace()
+    {
+        var merger = new RuleMerger(new RuleMergerOptions { AwkMatchesWhitespaceClass = true });
+        Assert.Equal(
+            "## This file is automatically generated from /etc/audit/rules.d\n -D \n\n\n-w /x\n\n",
+            merger.MergeEntries([new("a.rules", "  # comment\n -D \n-w /x\n")]));
+    }
+
+    /// <summary>Runs the real augenrules over a rules.d that <paramref name="fill"/> writes, and returns audit.rules.</summary>
+    private static byte[] RealAugenrules(Action<string> fill)
+    {
+        var etcAudit = Directory.CreateTempSubdirectory("augenrules-etc-audit.");
+        try
+        {
+            var rulesD = Directory.CreateDirectory(Path.Combine(etcAudit.FullName, "rules.d"));
+            fill(rulesD.FullName);
+            // A private mount namespace: the bind mount over /etc/audit exists only for this augenrules run.
+            Run("/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                "mount --bind \"$1\" /etc/audit && exec /usr/sbin/augenrules", "sh", etcAudit.FullName);
+            return File.ReadAllBytes(Path.Combine(etcAudit.FullName, "audit.rules"));
+        }
+        finally
+        {
+            etcAudit.Delete(recursive: true);
+        }
+    }
+
+    private static void CopyDirectory(string source, string destination)
+    {
+        foreach (var file in Directory.EnumerateFiles(source))
+        {
+            File.Copy(file, Path.Combine(destination, Path.GetFileName(file)));
+        }
+        foreach (var dir in Directory.EnumerateDirectories(source))
+        {
+            CopyDirectory(dir, Directory.CreateDirectory(Path.Combine(destination, Path.GetFileName(dir))).FullName);
+        }
+    }
+
+    private static string Run(string file, params string[] args)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEnd();
+        var error = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)} failed ({p.ExitCode}): {error}");
+        return output;
+    }
+}
