@@ -20,6 +20,8 @@
         'Install-Auditd'
         'Restart-Auditd'
         'Get-AuditdStatus'
+        'Test-AuditRule'
+        'Get-AuditRule'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -33,6 +33,79 @@ public sealed class NodeCmdletTests
     }
 
     [Fact]
+    public void SyncThenRestartOfASetTheKernelRejectsPutsRulesDAndTheKernelBackAndNamesTheRule()
+    {
+        using var machine = new MachineAudit();
+        var source = machine.Scratch();
+        var state = machine.Scratch();
+        var watched = machine.Scratch();
+        // The node's / is this machine's, and the cmdlets find the source and the state directory through the configuration.
+        using var shell = new ModuleRunspace(new Dictionary<string, string?>
+        {
+            ["AA_HOST_ROOT"] = "/",
+            ["AA_RULES_SOURCE"] = source,
+            ["AA_STATE_DIR"] = state,
+            ["AA_CONFIG_FILE"] = Path.Combine(state, "no-config.yaml"),
+        });
+        File.WriteAllText(Path.Combine(source, "50-aks-cmdlet.rules"), $"-w {watched} -p wa -k aks_cmdlet_good\n");
+        var firstSync = shell.Invoke("Sync-AuditRules -Confirm:$false -PassThru");
+        Assert.Empty(firstSync.AllErrors);
+        Assert.True((bool)Assert.Single(firstSync.Output).Properties["Changed"].Value);
+        var firstRestart = shell.Invoke("Restart-Auditd -Confirm:$false");
+        Assert.Empty(firstRestart.AllErrors);
+        Assert.True((bool)Assert.Single(firstRestart.Output).Properties["Succeeded"].Value);
+        var filesBefore = MachineAudit.RulesFiles();
+        var kernelBefore = machine.Auditctl("-l");
+        Assert.Contains($"-w {watched} -p wa -k aks_cmdlet_good", kernelBefore);
+
+        // The validator checks watches against the node (HostRoot /), and the directory exists when the sync runs;
+        // it is gone when the rules load (an application removed it), and the kernel refuses a watch without its parent.
+        var gone = Path.Combine(watched, "app");
+        Directory.CreateDirectory(gone);
+        var bad = $"-w {gone}/app.conf -p wa -k aks_cmdlet_bad";
+        File.WriteAllText(Path.Combine(source, "60-aks-bad.rules"), $"-w {watched}/new -p wa -k aks_cmdlet_new\n{bad}\n");
+        var badSync = shell.Invoke("Sync-AuditRules -Confirm:$false -PassThru");
+        Assert.Empty(badSync.AllErrors);
+        Assert.Equal(new[] { "60-aks-bad.rules" }, ((IEnumerable<string>)Assert.Single(badSync.Output).Properties["Added"].Value).ToArray());
+        Assert.Contains(bad, File.ReadAllText(Path.Combine(MachineAudit.RulesDirectory, "60-aks-bad.rules")));
+        Directory.Delete(gone);
+
+        var restart = shell.Invoke("Restart-Auditd -Confirm:$false");
+
+        var error = Assert.Single(restart.AllErrors);
+        Assert.Equal("RuleRejected,AksAuditd.PowerShell.Commands.RestartAuditdCommand", error.FullyQualifiedErrorId);
+        Assert.Equal(System.Management.Automation.ErrorCategory.InvalidData, error.CategoryInfo.Category);
+        Assert.Equal($"{MachineAudit.RulesDirectory}/60-aks-bad.rules:2", error.TargetObject);
+        Assert.Contains($"'{bad}'", error.Exception.Message);
+        Assert.Contains("No such file or directory", error.Exception.Message);
+        var result = Assert.Single(restart.Output);
+        Assert.True((bool)result.Properties["RolledBack"].Value);
+        Assert.False((bool)result.Properties["Succeeded"].Value);
+        Assert.Equal(filesBefore, MachineAudit.RulesFiles());
+        Assert.Equal(kernelBefore, machine.Auditctl("-l"));
+
+        // The next poll: the same source is refused and the node is left alone.
+        var refused = shell.Invoke("Sync-AuditRules -Confirm:$false -PassThru");
+        var refusal = Assert.Single(refused.AllErrors);
+        Assert.Equal("SourceRejectedByKernel,AksAuditd.PowerShell.Commands.SyncAuditRulesCommand", refusal.FullyQualifiedErrorId);
+        Assert.Equal(System.Management.Automation.ErrorCategory.InvalidData, refusal.CategoryInfo.Category);
+        Assert.Equal($"{source}/60-aks-bad.rules:2", refusal.TargetObject);
+        Assert.Contains($"'{bad}' in 60-aks-bad.rules line 2", refusal.Exception.Message);
+        Assert.Contains("ConfigMap", refusal.Exception.Message);
+        Assert.Equal(filesBefore, MachineAudit.RulesFiles());
+
+        // A fixed ConfigMap is synced and loaded.
+        File.WriteAllText(Path.Combine(source, "60-aks-bad.rules"), $"-w {watched}/new -p wa -k aks_cmdlet_new\n");
+        var fixedSync = shell.Invoke("Sync-AuditRules -Confirm:$false -PassThru");
+        Assert.Empty(fixedSync.AllErrors);
+        Assert.True((bool)Assert.Single(fixedSync.Output).Properties["Changed"].Value);
+        var fixedRestart = shell.Invoke("Restart-Auditd -Confirm:$false");
+        Assert.Empty(fixedRestart.AllErrors);
+        Assert.Equal("LoadRules", Assert.Single(fixedRestart.Output).Properties["Method"].Value);
+        Assert.Contains($"-w {watched}/new -p wa -k aks_cmdlet_new", machine.Auditctl("-l"));
+    }
+
+    [Fact]
     public void AnUnknownModeIsABindingError()
     {
         using var shell = new ModuleRunspace();

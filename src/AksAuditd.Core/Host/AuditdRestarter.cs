@@ -1,12 +1,14 @@
 using System.Text.RegularExpressions;
 using AksAuditd.Core.Logging;
+using AksAuditd.Core.Sync;
 
 namespace AksAuditd.Core.Host;
 
 /// <summary>
 /// Makes the kernel enforce what the sync wrote: loads rules or signals/restarts auditd, then verifies that
 /// auditd runs and that the kernel's rules equal the augenrules merge of rules.d. When the kernel rejects a
-/// rule, rules.d goes back to its state before the last sync and that is loaded again.
+/// rule the last sync wrote, rules.d goes back to its state before that sync (the sync's own backup generation)
+/// and that is loaded again.
 /// </summary>
 public sealed partial class AuditdRestarter
 {
@@ -15,19 +17,23 @@ public sealed partial class AuditdRestarter
 
     private readonly IHostCommandRunner _runner;
     private readonly IKernelRuleCanon _canon;
-    private readonly ISyncHistory? _history;
+    private readonly BackupStore _backups;
     private readonly NodeApplyState _state;
     private readonly string _rulesDirectory;
     private readonly ILogSink _log;
 
-    /// <summary><paramref name="rulesDirectory"/> and <paramref name="stateDirectory"/> are the node's paths as this process reaches them.</summary>
-    public AuditdRestarter(IHostCommandRunner runner, IKernelRuleCanon canon, ISyncHistory? history, string rulesDirectory, string stateDirectory, ILogSink? log = null)
+    /// <summary>
+    /// <paramref name="rulesDirectory"/> is the node's rules.d as this process reaches it; <paramref name="backups"/>
+    /// are the sync's backup generations in the node's state directory: which changes are not applied yet, and what
+    /// rules.d looked like before the last one. What was applied is recorded in that state directory too.
+    /// </summary>
+    public AuditdRestarter(IHostCommandRunner runner, IKernelRuleCanon canon, string rulesDirectory, BackupStore backups, ILogSink? log = null)
     {
         _runner = runner;
         _canon = canon;
-        _history = history;
+        _backups = backups;
         _rulesDirectory = rulesDirectory;
-        _state = new NodeApplyState(stateDirectory);
+        _state = new NodeApplyState(backups.StatePath);
         _log = log ?? NullLogSink.Instance;
     }
 
@@ -173,13 +179,15 @@ public sealed partial class AuditdRestarter
         };
     }
 
-    /// <summary>Generations newer than the ones already applied.</summary>
-    private IReadOnlyList<SyncGeneration> Pending() =>
-        _history is null
-            ? Array.Empty<SyncGeneration>()
-            : _history.Latest().Where(g => string.CompareOrdinal(g.Id, _state.Applied(g.Kind)) > 0).ToList();
+    /// <summary>The newest finished generation of each kind, when it is newer than the one already applied.</summary>
+    private IReadOnlyList<BackupGeneration> Pending() =>
+        new[] { RulesKind, PluginsKind }
+            .Select(kind => _backups.List(kind).LastOrDefault(g => g.Completed is not null))
+            .OfType<BackupGeneration>()
+            .Where(_state.IsPending)
+            .ToList();
 
-    private static List<string> Choose(RestartMode mode, AuditdStatus status, IReadOnlyList<SyncGeneration> pending)
+    private static List<string> Choose(RestartMode mode, AuditdStatus status, IReadOnlyList<BackupGeneration> pending)
     {
         // A stopped auditd is started whatever was asked: starting it loads rules.d and reads auditd.conf and plugins.
         if (!status.Running && status.Pid == 0)
@@ -213,16 +221,16 @@ public sealed partial class AuditdRestarter
         var rejection = Rejection(load, missing);
         _log.Error(rejection.Message, new LogField("rule", rejection.Rule), new LogField("file", rejection.File), new LogField("line", rejection.Line));
 
-        var generation = _history?.Latest().Where(g => g.Kind == RulesKind).MaxBy(g => g.Id, StringComparer.Ordinal);
-        if (generation is null)
+        var generation = _backups.Latest(RulesKind);
+        if (RollbackRefusal(generation, rejection) is { } refusal)
         {
-            var count = reader.Read().LoadedRuleCount;
+            _log.Warn("rules.d not rolled back", new LogField("generation", generation?.Id), new LogField("reason", refusal));
             return new RestartResult
             {
                 Method = method,
                 Succeeded = false,
-                LoadedRuleCount = count,
-                Message = rejection.Message + " No backup of rules.d exists to roll back to; the kernel keeps what loaded before the rejected rule.",
+                LoadedRuleCount = reader.Read().LoadedRuleCount,
+                Message = $"{rejection.Message} {refusal}; the kernel keeps what loaded before the rejected rule.",
                 Commands = executed,
                 Rejection = rejection,
                 Drift = Drift(),
@@ -230,15 +238,27 @@ public sealed partial class AuditdRestarter
             };
         }
 
-        var restore = $"restore rules.d from backup generation {generation.Id} (before the last sync)";
+        var restore = $"restore rules.d from backup generation {generation!.Id} (before the last sync)";
         if (!approve(restore))
         {
             return Failed(method, rejection.Message + " Rollback skipped.", reader.Read().LoadedRuleCount, executed) with { Rejection = rejection };
         }
 
-        var restored = _history!.RestoreRules(generation);
+        RestoreResult restored;
+        try
+        {
+            restored = _backups.Restore(generation, _rulesDirectory);
+        }
+        catch (SyncException e)
+        {
+            _log.Error("could not roll rules.d back", new LogField("generation", generation.Path), new LogField("file", e.Path), new LogField("error", e.Message));
+            return Failed(method, $"{rejection.Message} Rolling rules.d back to before the last sync failed: {e.Message}", reader.Read().LoadedRuleCount, executed, Drift()) with { Rejection = rejection };
+        }
+
         executed.Add(restore);
-        _log.Warn("rolled rules.d back", new LogField("generation", generation.Id), new LogField("detail", restored));
+        var what = Describe(restored);
+        _log.Warn("rolled rules.d back", new LogField("generation", generation.Id), new LogField("detail", what));
+        var blocked = RecordRejectedSource(generation, rejection);
         var reload = service.LoadRules() with { AcceptedExitCodes = new[] { 1 } };
         var line = _runner.Render(reload);
         var reloaded = approve(line) ? _runner.Run(reload) : null;
@@ -250,6 +270,12 @@ public sealed partial class AuditdRestarter
         var after = reader.Read();
         var drift = Drift();
         var previousLoaded = reloaded is { ExitCode: 0 } && drift.Count == 0;
+        if (previousLoaded && restored.Backup is { } rollback)
+        {
+            // The rollback is itself the newest change to rules.d, and the kernel enforces it: nothing left for Auto to load.
+            _state.MarkApplied(rollback);
+        }
+
         return new RestartResult
         {
             Method = method,
@@ -257,14 +283,99 @@ public sealed partial class AuditdRestarter
             RolledBack = true,
             LoadedRuleCount = after.LoadedRuleCount,
             Message = rejection.Message + (previousLoaded
-                ? $" rules.d was rolled back to before the last sync ({restored}) and the previous {after.LoadedRuleCount} rules are loaded again."
-                : $" rules.d was rolled back ({restored}), but the previous rules did not load cleanly either" +
-                  (reloaded is { ExitCode: not 0 } ? $": {reloaded.StandardError.Trim()}" : ".")),
+                ? $" rules.d was rolled back to before the last sync ({what}) and the previous {after.LoadedRuleCount} rules are loaded again."
+                : $" rules.d was rolled back ({what}), but the previous rules did not load cleanly either" +
+                  (reloaded is { ExitCode: not 0 } ? $": {reloaded.StandardError.Trim()}" : ".")) +
+                blocked,
             Commands = executed,
             Rejection = rejection,
             Drift = drift,
             HostRoot = _runner.HostRoot,
         };
+    }
+
+    /// <summary>
+    /// Why undoing the last sync would not undo the rejected rule; null when it would. A rollback only ever undoes
+    /// a sync that has not loaded yet and that wrote the file holding the rule: anything else would throw away good
+    /// rules (and block their source) for a rule that came from somewhere else.
+    /// </summary>
+    private string? RollbackRefusal(BackupGeneration? generation, RuleRejectedException rejection)
+    {
+        if (generation is null)
+        {
+            return "No backup of rules.d exists to roll back to";
+        }
+
+        if (generation.Restores is { } undone)
+        {
+            return $"The last change to rules.d was itself a rollback (of backup generation {undone}), so rules.d is left as it is";
+        }
+
+        if (!_state.IsPending(generation))
+        {
+            return $"The last sync of rules.d (backup generation {generation.Id}) already loaded cleanly, so the rejected rule did not come from it and rules.d is left as it is";
+        }
+
+        if (rejection.File is { } file && !generation.Covers(Path.GetFileName(file)))
+        {
+            return $"The rejected rule is in {Path.GetFileName(file)}, which the last sync did not change, so rules.d is left as it is";
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Records the rolled-back sync's source as rejected, so the sync does not write it again on the next poll;
+    /// returns the sentence that tells the operator so.
+    /// </summary>
+    private string RecordRejectedSource(BackupGeneration generation, RuleRejectedException rejection)
+    {
+        if (generation.SourceFingerprint is not { } fingerprint)
+        {
+            // A generation from before sources were fingerprinted: nothing to recognise the source by.
+            return " The sync's source is not known, so a sync may write it again.";
+        }
+
+        var record = new RejectedSource
+        {
+            Kind = RulesKind,
+            SourceFingerprint = fingerprint,
+            Source = generation.Source,
+            Generation = generation.Id,
+            Rule = rejection.Rule,
+            File = rejection.File is null ? null : Path.GetFileName(rejection.File),
+            Line = rejection.Line,
+            KernelMessage = rejection.KernelMessage,
+            Rejected = DateTimeOffset.UtcNow,
+        };
+        try
+        {
+            record.Save(_backups.StatePath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Error("could not record the rejected source", new LogField("file", RejectedSource.PathFor(_backups.StatePath, SyncKind.Rules)), new LogField("error", e.Message));
+            return $" Recording the rejected source failed ({e.Message}), so the next sync may write it again.";
+        }
+
+        _log.Info("recorded the rejected source", new LogField("source", generation.Source), new LogField("fingerprint", fingerprint));
+        return " Sync-AuditRules will not write this source again: fix the rule in the rules ConfigMap.";
+    }
+
+    private static string Describe(RestoreResult restored)
+    {
+        var parts = new List<string>();
+        if (restored.Written.Count > 0)
+        {
+            parts.Add("put back " + string.Join(", ", restored.Written));
+        }
+
+        if (restored.Deleted.Count > 0)
+        {
+            parts.Add("removed " + string.Join(", ", restored.Deleted));
+        }
+
+        return parts.Count == 0 ? $"backup generation {restored.Restored.Id} changed nothing" : string.Join("; ", parts);
     }
 
     /// <summary>

@@ -8,7 +8,9 @@ namespace AksAuditd.Core.Rules;
 /// </summary>
 public sealed class KernelRuleSet
 {
-    private readonly List<(AuditRule Rule, int Line)> _rules = [];
+    // In load order (-A inserts at the front); the index finds a rule by the kernel's identity in O(1).
+    private readonly LinkedList<(AuditRule Rule, int Line)> _rules = new();
+    private readonly Dictionary<string, LinkedListNode<(AuditRule Rule, int Line)>> _byIdentity = new(StringComparer.Ordinal);
 
     /// <summary>The rules the kernel holds, in the order auditctl -l lists them.</summary>
     public IReadOnlyList<AuditRule> Rules =>
@@ -27,56 +29,65 @@ public sealed class KernelRuleSet
     public static KernelRuleSet Load(RuleFile file, ICollection<RuleDiagnostic>? findings = null)
     {
         var set = new KernelRuleSet();
-        set.Apply(file, findings);
+        foreach (var line in file.Lines)
+        {
+            set.Apply(file.Path, line, findings);
+        }
+        set.Complete(findings);
         return set;
     }
 
-    private void Apply(RuleFile file, ICollection<RuleDiagnostic>? findings)
-    {
-        var ignoreErrors = false;
-        var stopped = false;
-        var ruleLines = file.Lines.Where(l => l.Kind == RuleLineKind.Rule).ToList();
-        for (var index = 0; index < ruleLines.Count; index++)
-        {
-            var line = ruleLines[index];
-            var rule = line.Rule!;
-            if (IsLocked)
-            {
-                findings?.Add(Finding(file, line, DiagnosticSeverity.Error, RuleDiagnosticCodes.AfterLock,
-                    "comes after -e 2, which locks the audit configuration: the kernel refuses every change until the node reboots",
-                    "Error sending add rule data request (Operation not permitted)"));
-                continue;
-            }
-            if (stopped)
-            {
-                continue;
-            }
+    private bool _ignoreErrors;
+    private ParsedRuleLine? _stoppedAt;
+    private string? _stoppedPath;
+    private int _notLoaded;
 
-            var failed = !rule.IsAccepted;
-            if (!failed)
-            {
-                failed = !Apply(file, line, rule, findings);
-            }
-            if (rule.ControlOption is "-c" or "-i" && rule.IsAccepted)
-            {
-                ignoreErrors = true;
-            }
-            if (failed && !ignoreErrors)
-            {
-                stopped = true;
-                var remaining = ruleLines.Count - index - 1;
-                if (remaining > 0)
-                {
-                    findings?.Add(Finding(file, line, DiagnosticSeverity.Information, RuleDiagnosticCodes.LoadStopsHere,
-                        $"auditctl -R stops at this error: the {remaining} rule line{(remaining == 1 ? " that follows is" : "s that follow are")} not loaded " +
-                        "(a -c line at the top makes auditctl continue past errors)", null));
-                }
-            }
+    /// <summary>Replays the next line of a file (lines can be fed one by one, so a file need not be kept whole).</summary>
+    internal void Apply(string? path, ParsedRuleLine line, ICollection<RuleDiagnostic>? findings)
+    {
+        if (line.Kind != RuleLineKind.Rule)
+        {
+            return;
+        }
+        var rule = line.Rule!;
+        if (IsLocked)
+        {
+            findings?.Add(Finding(path, line, DiagnosticSeverity.Error, RuleDiagnosticCodes.AfterLock,
+                "comes after -e 2, which locks the audit configuration: the kernel refuses every change until the node reboots",
+                "Error sending add rule data request (Operation not permitted)"));
+            return;
+        }
+        if (_stoppedAt is not null)
+        {
+            _notLoaded++;
+            return;
+        }
+
+        var failed = !rule.IsAccepted || !Apply(path, line, rule, findings);
+        if (rule.ControlOption is "-c" or "-i" && rule.IsAccepted)
+        {
+            _ignoreErrors = true;
+        }
+        if (failed && !_ignoreErrors)
+        {
+            _stoppedAt = line;
+            _stoppedPath = path;
+        }
+    }
+
+    /// <summary>Ends the file: says where a load stopped and how many rule lines that cost.</summary>
+    internal void Complete(ICollection<RuleDiagnostic>? findings)
+    {
+        if (_stoppedAt is not null && _notLoaded > 0)
+        {
+            findings?.Add(Finding(_stoppedPath, _stoppedAt, DiagnosticSeverity.Information, RuleDiagnosticCodes.LoadStopsHere,
+                $"auditctl -R stops at this error: the {_notLoaded} rule line{(_notLoaded == 1 ? " that follows is" : "s that follow are")} not loaded " +
+                "(a -c line at the top makes auditctl continue past errors)", null));
         }
     }
 
     /// <returns>false when the kernel refuses the line in the state the file has built so far.</returns>
-    private bool Apply(RuleFile file, ParsedRuleLine line, AuditRule rule, ICollection<RuleDiagnostic>? findings)
+    private bool Apply(string? path, ParsedRuleLine line, AuditRule rule, ICollection<RuleDiagnostic>? findings)
     {
         if (rule.Kind == AuditRuleKind.Control)
         {
@@ -85,11 +96,21 @@ public sealed class KernelRuleSet
                 if (rule.ControlValue is null)
                 {
                     _rules.Clear();
+                    _byIdentity.Clear();
                 }
                 else
                 {
                     // auditctl -D -k deletes the rules whose key text contains the given key.
-                    _rules.RemoveAll(r => string.Join('\u0001', r.Rule.Keys).Contains(rule.ControlValue, StringComparison.Ordinal));
+                    for (var node = _rules.First; node is not null;)
+                    {
+                        var next = node.Next;
+                        if (string.Join('\u0001', node.Value.Rule.Keys).Contains(rule.ControlValue, StringComparison.Ordinal))
+                        {
+                            _byIdentity.Remove(node.Value.Rule.Identity!);
+                            _rules.Remove(node);
+                        }
+                        node = next;
+                    }
                 }
             }
             if (rule.Options.Any(o => o.Name == "-e" && o.Value == "2"))
@@ -104,34 +125,30 @@ public sealed class KernelRuleSet
             return true;
         }
 
-        var existing = _rules.FindIndex(r => r.Rule.Identity == rule.Identity);
+        _byIdentity.TryGetValue(rule.Identity, out var existing);
         if (rule.IsDelete)
         {
-            if (existing < 0)
+            if (existing is null)
             {
-                findings?.Add(Finding(file, line, DiagnosticSeverity.Error, RuleDiagnosticCodes.DeleteOfUnknownRule,
+                findings?.Add(Finding(path, line, DiagnosticSeverity.Error, RuleDiagnosticCodes.DeleteOfUnknownRule,
                     "deletes a rule that is not loaded at this point of the file (no identical rule was added before it, or -D removed it); " +
                     "the kernel refuses the delete", "Error sending delete rule data request (No such file or directory)"));
                 return false;
             }
-            _rules.RemoveAt(existing);
+            _byIdentity.Remove(rule.Identity);
+            _rules.Remove(existing);
             return true;
         }
-        if (existing >= 0)
+        if (existing is not null)
         {
-            findings?.Add(Finding(file, line, DiagnosticSeverity.Error, RuleDiagnosticCodes.DuplicateRule,
-                $"the same rule as line {_rules[existing].Line}; the kernel refuses the second copy",
+            findings?.Add(Finding(path, line, DiagnosticSeverity.Error, RuleDiagnosticCodes.DuplicateRule,
+                $"the same rule as line {existing.Value.Line}; the kernel refuses the second copy",
                 "Error sending add rule data request (Rule exists)"));
             return false;
         }
-        if (rule.Prepend)
-        {
-            _rules.Insert(0, (rule, line.LineNumber));
-        }
-        else
-        {
-            _rules.Add((rule, line.LineNumber));
-        }
+        _byIdentity[rule.Identity] = rule.Prepend
+            ? _rules.AddFirst((rule, line.LineNumber))
+            : _rules.AddLast((rule, line.LineNumber));
         return true;
     }
 
@@ -146,7 +163,7 @@ public sealed class KernelRuleSet
         _ => 9,
     };
 
-    private static RuleDiagnostic Finding(RuleFile file, ParsedRuleLine line, DiagnosticSeverity severity, string code, string message, string? auditctl) =>
-        new(file.Path, line.LineNumber, line.Tokens.Count > 0 ? line.Tokens[0].Column : 1, severity, code,
+    private static RuleDiagnostic Finding(string? path, ParsedRuleLine line, DiagnosticSeverity severity, string code, string message, string? auditctl) =>
+        new(path, line.LineNumber, line.Tokens.Count > 0 ? line.Tokens[0].Column : 1, severity, code,
             auditctl is null ? message : $"{message} [auditctl: {auditctl}]", line.Text);
 }

@@ -57,7 +57,12 @@ public sealed class RuleParser
 {
     private readonly LineContext _context;
 
-    public RuleParser(RuleParserOptions? options = null)
+    public RuleParser()
+        : this(null)
+    {
+    }
+
+    public RuleParser(RuleParserOptions? options)
     {
         Options = options ?? new RuleParserOptions();
         _context = new LineContext(Options.HostMachine(), Options.ResolveEnvironment(), Options.KernelHz);
@@ -87,21 +92,26 @@ public sealed class RuleParser
     public RuleFile Parse(string text, string? path = null)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var lines = new List<ParsedRuleLine>();
+        return new RuleFile(path, ReadLines(text, path).ToList());
+    }
+
+    /// <summary>The lines of a rules file, parsed one at a time as they are enumerated.</summary>
+    public IEnumerable<ParsedRuleLine> ReadLines(string text, string? path = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
         var number = 0;
         var start = 0;
         while (start < text.Length)
         {
             var end = text.IndexOf('\n', start);
             var line = end < 0 ? text[start..] : text[start..end];
-            lines.Add(ParseLine(line, ++number, path));
+            yield return ParseLine(line, ++number, path);
             if (end < 0)
             {
-                break;
+                yield break;
             }
             start = end + 1;
         }
-        return new RuleFile(path, lines);
     }
 
     /// <summary>Parses lines given one by one (Test-AuditRule -Line); each is numbered from 1.</summary>
@@ -129,8 +139,8 @@ public sealed class RuleParser
             return new ParsedRuleLine(lineNumber, line, RuleLineKind.Comment, tokens, null, []);
         }
 
-        var findings = new List<LineFinding>();
-        if (Encoding.UTF8.GetByteCount(line) >= AuditctlWords.LineBufferSize - 1)
+        var findings = new List<LineFinding>(0);
+        if (line.Length >= (AuditctlWords.LineBufferSize - 1) / 3 && Encoding.UTF8.GetByteCount(line) >= AuditctlWords.LineBufferSize - 1)
         {
             findings.Add(new LineFinding(RuleDiagnosticCodes.LineTooLong, DiagnosticSeverity.Error, AuditctlWords.LineBufferSize - 1,
                 $"the line is longer than the {AuditctlWords.LineBufferSize - 2} bytes auditctl reads at once; it would be read as two broken lines"));
@@ -148,19 +158,23 @@ public sealed class RuleParser
         run.Run();
         findings.AddRange(run.Findings);
         var rule = BuildRule(run, line, lineNumber, path, findings);
-        var diagnostics = findings
-            .Select(f => new RuleDiagnostic(path, lineNumber, f.Column, f.Severity, f.Code, f.Message, line))
-            .ToList();
+        IReadOnlyList<RuleDiagnostic> diagnostics = findings.Count == 0
+            ? []
+            : findings.Select(f => new RuleDiagnostic(path, lineNumber, f.Column, f.Severity, f.Code, f.Message, line)).ToList();
         return new ParsedRuleLine(lineNumber, line, RuleLineKind.Rule, tokens, rule, diagnostics);
     }
 
     private AuditRule BuildRule(AuditctlLine run, string text, int lineNumber, string? path, List<LineFinding> findings)
     {
         var kind = run.IsWatchOption ? AuditRuleKind.Watch : run.IsRuleLine ? AuditRuleKind.Syscall : AuditRuleKind.Control;
-        var accepted = !run.Failed && findings.All(f => f.Severity != DiagnosticSeverity.Error);
+        var accepted = !run.Failed;
+        foreach (var f in findings)
+        {
+            accepted &= f.Severity != DiagnosticSeverity.Error;
+        }
         var rule = new AuditRule(kind, text, path, lineNumber)
         {
-            Options = run.Options.ToList(),
+            Options = run.Options,
             IsAccepted = accepted,
         };
         if (kind == AuditRuleKind.Control)
@@ -181,13 +195,13 @@ public sealed class RuleParser
         rule.IsDelete = run.Request == KernelRequest.Delete;
         rule.Arch = run.ArchWritten;
         rule.SyscallArch = AuditLookups.MachineName(run.SyscallMachine);
-        rule.Fields = run.Fields.ToList();
-        rule.Syscalls = run.Syscalls.ToList();
-        rule.AllSyscalls = run.Request != KernelRequest.None && k.List is AuditConstants.FilterExit && k.Mask.Take(AuditConstants.BitmaskSize - 1).All(w => w == uint.MaxValue);
+        rule.Fields = run.Fields;
+        rule.Syscalls = run.Syscalls;
+        rule.AllSyscalls = run.Request != KernelRequest.None && k.List is AuditConstants.FilterExit && k.IsAllMask();
         rule.WatchPath = run.WatchPath;
         var perm = k.Fields.LastOrDefault(f => f.Type == AuditConstants.Perm);
         rule.Permissions = perm is null ? null : KernelRule.PermissionLetters(perm.Value);
-        rule.Keys = run.Keys.ToList();
+        rule.Keys = run.Keys;
         if (accepted && run.Request != KernelRequest.None)
         {
             rule.Canonical = k.Render(_context.HostMachine);

@@ -9,7 +9,13 @@ public sealed class RuleValidator : IRuleFileValidator
 {
     private readonly RuleParser _parser;
 
-    public RuleValidator(RuleParserOptions? options = null)
+    /// <summary>For an x86_64 node, without node facts (user names and watch directories are not checked).</summary>
+    public RuleValidator()
+        : this(null)
+    {
+    }
+
+    public RuleValidator(RuleParserOptions? options)
     {
         _parser = new RuleParser(options);
     }
@@ -18,7 +24,23 @@ public sealed class RuleValidator : IRuleFileValidator
 
     public RuleParser Parser => _parser;
 
-    public IReadOnlyList<RuleDiagnostic> Validate(string path, string text) => Validate(_parser.Parse(text, path));
+    /// <summary>
+    /// Checks the text of a rules file line by line, without keeping the parsed lines: only the rules the kernel
+    /// would hold are remembered (for duplicates and deletes), so large files cost little memory.
+    /// </summary>
+    public IReadOnlyList<RuleDiagnostic> Validate(string path, string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var diagnostics = new List<RuleDiagnostic>();
+        var set = new KernelRuleSet();
+        foreach (var line in _parser.ReadLines(text, path))
+        {
+            diagnostics.AddRange(line.Diagnostics);
+            set.Apply(path, line, diagnostics);
+        }
+        set.Complete(diagnostics);
+        return Sort(diagnostics);
+    }
 
     public IReadOnlyList<RuleDiagnostic> ValidateFile(string path) => Validate(_parser.ParseFile(path));
 
@@ -58,10 +80,13 @@ public sealed class RuleValidator : IRuleFileValidator
             diagnostics.AddRange(line.Diagnostics);
         }
         KernelRuleSet.Load(file, diagnostics);
-        return diagnostics
-            .OrderBy(d => d.LineNumber)
-            .ThenBy(d => d.Column)
-            .ThenByDescending(d => d.Severity)
-            .ToList();
+        return Sort(diagnostics);
     }
+
+    private static IReadOnlyList<RuleDiagnostic> Sort(List<RuleDiagnostic> diagnostics) =>
+        diagnostics
+            .OrderBy(d => d.LineNumber)
+            .ThenByDescending(d => d.Severity)
+            .ThenBy(d => d.Column)
+            .ToList();
 }

@@ -41,7 +41,7 @@ public sealed class AtomicDirectoryWriter
     /// its managed-file record there).
     /// </summary>
     /// <exception cref="SyncException">Nothing visible was changed, or every change was undone.</exception>
-    public AppliedChange Apply(string directory, SyncKind kind, IReadOnlyList<NodeWrite> writes, IReadOnlyList<string> deletes, BackupStore backups, string reason, Action? beforeCommit)
+    public AppliedChange Apply(string directory, SyncKind kind, IReadOnlyList<NodeWrite> writes, IReadOnlyList<string> deletes, BackupStore backups, BackupCause cause, Action? beforeCommit)
     {
         if (writes.Count == 0 && deletes.Count == 0)
         {
@@ -67,7 +67,7 @@ public sealed class AtomicDirectoryWriter
         BackupGeneration backup;
         try
         {
-            backup = backups.Prepare(kind, directory, reason, writes, deletes);
+            backup = backups.Prepare(kind, directory, cause, writes, deletes);
             beforeCommit?.Invoke();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SyncException)

@@ -68,6 +68,22 @@ public sealed class BackupGeneration
     [JsonPropertyName("reason")]
     public string Reason { get; init; } = string.Empty;
 
+    /// <summary>The source directory a sync copied; null for a restore.</summary>
+    [JsonPropertyName("source")]
+    public string? Source { get; set; }
+
+    /// <summary>
+    /// <see cref="SourceFileSet.Fingerprint"/> of the source a sync made the directory match; null for a restore
+    /// (and in generations written before this field). When the kernel rejects what the sync wrote, this is the
+    /// source recorded as rejected (<see cref="RejectedSource"/>).
+    /// </summary>
+    [JsonPropertyName("sourceFingerprint")]
+    public string? SourceFingerprint { get; set; }
+
+    /// <summary>For a restore: the id of the generation it undid. Null for a sync.</summary>
+    [JsonPropertyName("restores")]
+    public string? Restores { get; set; }
+
     [JsonPropertyName("created")]
     public DateTimeOffset Created { get; init; }
 
@@ -107,6 +123,14 @@ public sealed class BackupGeneration
     internal bool Covers(string name) => Replaced.Concat(Removed).Concat(Added).Any(e => e.Name == name);
 
     internal BackupEntry? Find(string name) => Replaced.Concat(Removed).Concat(Added).FirstOrDefault(e => e.Name == name);
+}
+
+/// <summary>Why a generation is made: a sync of a source, or a restore of an earlier generation.</summary>
+public sealed record BackupCause(string Reason, string? Source = null, string? SourceFingerprint = null, string? Restores = null)
+{
+    public static BackupCause Sync(string sourcePath, SourceFileSet source) => new($"sync from {sourcePath}", sourcePath, source.Fingerprint);
+
+    public static BackupCause Restore(BackupGeneration generation) => new($"restore of {generation.Id}", Restores: generation.Id);
 }
 
 /// <summary>What <see cref="BackupStore.Restore"/> did.</summary>

@@ -113,7 +113,7 @@ public sealed class BackupStore
 
         var deletes = generation.Added.Select(a => a.Name).Where(n => _fs.Stat(Path.Combine(targetDirectory, n)).Exists).ToList();
         var writer = new AtomicDirectoryWriter(_fs, _log);
-        var applied = writer.Apply(targetDirectory, kind, writes, deletes, this, $"restore of {generation.Id}", beforeCommit: null);
+        var applied = writer.Apply(targetDirectory, kind, writes, deletes, this, BackupCause.Restore(generation), beforeCommit: null);
         _log.Info("Restored a backup generation",
             new LogField("generation", generation.Path), new LogField("target", targetDirectory),
             new LogField("written", applied.Written.Count), new LogField("deleted", applied.Deleted.Count));
@@ -126,7 +126,7 @@ public sealed class BackupStore
     /// either its old or its new bytes for every name it covers, it is extended instead, so it keeps describing
     /// the directory as it was before the first, interrupted attempt.
     /// </summary>
-    internal BackupGeneration Prepare(SyncKind kind, string targetDirectory, string reason, IReadOnlyList<NodeWrite> writes, IReadOnlyList<string> deletes)
+    internal BackupGeneration Prepare(SyncKind kind, string targetDirectory, BackupCause cause, IReadOnlyList<NodeWrite> writes, IReadOnlyList<string> deletes)
     {
         var kindDirectory = KindDirectory(kind.StateName());
         _fs.CreateDirectory(kindDirectory, PrivateDirectory);
@@ -191,7 +191,12 @@ public sealed class BackupStore
             if (extend)
             {
                 var generation = latest!;
-                if (replaced.Count + removed.Count + added.Count > 0)
+                // The directory now heads for this attempt's source; a rejection must name that one.
+                var retargeted = generation.Source != cause.Source || generation.SourceFingerprint != cause.SourceFingerprint || generation.Restores != cause.Restores;
+                generation.Source = cause.Source;
+                generation.SourceFingerprint = cause.SourceFingerprint;
+                generation.Restores = cause.Restores;
+                if (replaced.Count + removed.Count + added.Count > 0 || retargeted)
                 {
                     generation.Replaced.AddRange(replaced);
                     generation.Removed.AddRange(removed);
@@ -210,7 +215,10 @@ public sealed class BackupStore
                 Id = id,
                 Kind = kind.StateName(),
                 Target = targetDirectory,
-                Reason = reason,
+                Reason = cause.Reason,
+                Source = cause.Source,
+                SourceFingerprint = cause.SourceFingerprint,
+                Restores = cause.Restores,
                 Created = DateTimeOffset.UtcNow,
                 Replaced = replaced,
                 Removed = removed,

@@ -67,9 +67,19 @@ public sealed class ConfigMapVolume
                     return cache.Complete(ReadEntries(root, Directory, isConfigMap: false, dataTarget: null, rootIdentity, cache));
                 }
 
-                var set = ReadEntries(root, Path.Combine(Directory, dataTarget), isConfigMap: true, dataTarget, rootIdentity, cache);
+                // Kubelet never edits a version in place: while ..data names the same version, the files stay
+                // as they were, which a rotating tenth of stats per read keeps checking.
+                var dataDirectory = Path.Combine(Directory, dataTarget);
+                var dataIdentity = _fs.Stat(dataDirectory);
+                if (cache.TryReuse(dataTarget, rootIdentity, dataIdentity, _fs) is { } unchanged)
+                {
+                    return unchanged;
+                }
+
+                var set = ReadEntries(root, dataDirectory, isConfigMap: true, dataTarget, rootIdentity, cache);
                 if (_fs.ReadLink(Path.Combine(Directory, DataLink)) == dataTarget)
                 {
+                    cache.Remember(set, rootIdentity, dataIdentity);
                     return cache.Complete(set);
                 }
             }
@@ -106,8 +116,9 @@ public sealed class ConfigMapVolume
             CheckVisibleLinks(root, rootIdentity, cache, problems);
         }
 
-        var names = _fs.List(dataDirectory);
-        foreach (var name in names.Order(StringComparer.Ordinal))
+        var entries = _fs.ListWithIdentities(dataDirectory, followSymlinks: false).ToArray();
+        Array.Sort(entries, (a, b) => string.CompareOrdinal(a.Name, b.Name));
+        foreach (var (name, entryIdentity) in entries)
         {
             if (isConfigMap && name.StartsWith("..", StringComparison.Ordinal))
             {
@@ -122,7 +133,7 @@ public sealed class ConfigMapVolume
             }
 
             var path = Path.Combine(dataDirectory, name);
-            var identity = _fs.Stat(path, followSymlinks: false);
+            var identity = entryIdentity;
             if (!identity.Exists)
             {
                 throw new FileNotFoundException(path);

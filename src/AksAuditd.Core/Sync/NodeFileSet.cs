@@ -23,7 +23,11 @@ public sealed class NodeFileSet
         Directory = directory;
         Files = files;
         Leftovers = leftovers;
+        Ordered = files.Values.OrderBy(f => f.Name, StringComparer.Ordinal).ToArray();
     }
+
+    /// <summary>The files in name order; position i is re-hashed on polls where i % 10 equals the poll number % 10.</summary>
+    internal NodeFile[] Ordered { get; }
 
     public string Directory { get; }
 
@@ -33,6 +37,12 @@ public sealed class NodeFileSet
     public IReadOnlyList<string> Leftovers { get; }
 
     public static bool IsTemporary(string name) => name.StartsWith(TemporaryPrefix, StringComparison.Ordinal);
+
+    /// <summary>
+    /// Bumped by the cache whenever a scan finds a name added, removed or hashed differently; equal versions
+    /// from one cache mean the directory held the same files.
+    /// </summary>
+    public long Version { get; init; }
 
     /// <summary>Lists and hashes a node directory, re-hashing only what the cache cannot vouch for.</summary>
     /// <exception cref="SyncException">The directory is missing or is not a directory.</exception>
@@ -50,11 +60,20 @@ public sealed class NodeFileSet
         }
 
         var poll = cache.BeginScan();
-        var names = fs.List(directory).Order(StringComparer.Ordinal).ToList();
-        var files = new Dictionary<string, NodeFile>(StringComparer.Ordinal);
+        if (cache.Quiet(directory, fs) && cache.Last is { } last && last.Directory == directory && last.Leftovers.Count == 0
+            && SliceUnchanged(last, poll, cache, fs))
+        {
+            // Nothing in the directory was written, created, deleted, renamed or chmod'ed since the last scan
+            // (inotify), and this poll's tenth still hashes the same: the last scan still holds.
+            return last;
+        }
+
+        var entries = fs.ListWithIdentities(directory).ToArray();
+        Array.Sort(entries, (a, b) => string.CompareOrdinal(a.Name, b.Name));
+        var files = new Dictionary<string, NodeFile>(entries.Length, StringComparer.Ordinal);
         var leftovers = new List<string>();
         var index = 0;
-        foreach (var name in names)
+        foreach (var (name, fileIdentity) in entries)
         {
             if (IsTemporary(name))
             {
@@ -62,21 +81,15 @@ public sealed class NodeFileSet
                 continue;
             }
 
-            if (!kind.Counts(name) || name.StartsWith('.'))
+            if (!kind.Counts(name) || name.StartsWith('.') || fileIdentity.Type != NodeFileType.Regular)
             {
-                continue;
-            }
-
-            var path = Path.Combine(directory, name);
-            var fileIdentity = fs.Stat(path);
-            if (fileIdentity.Type != NodeFileType.Regular)
-            {
-                continue; // a directory or a dangling link named *.rules: augenrules cannot read it either
+                continue; // not read by augenrules/auditd, or a directory or dangling link named *.rules
             }
 
             var verify = index++ % TargetCache.VerifyEveryPolls == poll % TargetCache.VerifyEveryPolls;
-            if (!cache.TryGet(name, fileIdentity, verify, out var sha))
+            if (!cache.TryGet(name, fileIdentity, verify, out var file))
             {
+                var path = Path.Combine(directory, name);
                 var started = DateTime.UtcNow;
                 byte[] contents;
                 try
@@ -88,21 +101,56 @@ public sealed class NodeFileSet
                     continue; // removed while we looked: absent
                 }
 
-                sha = Convert.ToHexStringLower(SHA256.HashData(contents));
-                var known = cache.Known(name);
-                if (verify && known is not null && known != sha && cache.TryGet(name, fileIdentity, false, out _))
+                file = new NodeFile(name, path, fileIdentity, Convert.ToHexStringLower(SHA256.HashData(contents)));
+                if (verify && cache.Known(name) is { } known && known != file.Sha256 && cache.TryGet(name, fileIdentity, false, out _))
                 {
                     log.Warn("A node file changed without any trace in stat (same size, times and inode); it is treated as modified",
                         new LogField("file", path));
                 }
 
-                cache.Put(name, fileIdentity, sha, started);
+                cache.Put(file, started);
             }
 
-            files[name] = new NodeFile(name, path, fileIdentity, sha!);
+            files[name] = file!;
         }
 
-        cache.Retain(files.Keys.ToList());
-        return new NodeFileSet(directory, files, leftovers);
+        var version = cache.EndScan(files);
+        var set = new NodeFileSet(directory, files, leftovers) { Version = version };
+        cache.Last = set;
+        return set;
+    }
+
+    /// <summary>Re-reads this poll's tenth of the files; false at the first one that is not as remembered.</summary>
+    private static bool SliceUnchanged(NodeFileSet last, long poll, TargetCache cache, INodeFileSystem fs)
+    {
+        for (var i = (int)(poll % TargetCache.VerifyEveryPolls); i < last.Ordered.Length; i += TargetCache.VerifyEveryPolls)
+        {
+            var file = last.Ordered[i];
+            var started = DateTime.UtcNow;
+            var identity = fs.Stat(file.Path);
+            if (!identity.SameContentsAs(file.Identity))
+            {
+                return false;
+            }
+
+            byte[] contents;
+            try
+            {
+                contents = fs.Read(file.Path, int.MaxValue);
+            }
+            catch (FileNotFoundException)
+            {
+                return false;
+            }
+
+            if (Convert.ToHexStringLower(SHA256.HashData(contents)) != file.Sha256)
+            {
+                return false;
+            }
+
+            cache.Verified(file, started);
+        }
+
+        return true;
     }
 }

@@ -35,11 +35,14 @@ public sealed class SourceFile
 /// </summary>
 public sealed class SourceFileSet
 {
+    private readonly Dictionary<string, SourceFile> _byName;
+
     public SourceFileSet(string directory, string? dataTarget, IReadOnlyList<SourceFile> files, IReadOnlyList<RuleDiagnostic> problems)
     {
         Directory = directory;
         DataTarget = dataTarget;
         Files = files.OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+        _byName = Files.ToDictionary(f => f.Name, StringComparer.Ordinal);
         Problems = problems;
         Fingerprint = ComputeFingerprint(Files);
     }
@@ -61,7 +64,7 @@ public sealed class SourceFileSet
     /// <summary>A hash of every name and content hash: equal fingerprints, equal file sets.</summary>
     public string Fingerprint { get; }
 
-    public SourceFile? Find(string name) => Files.FirstOrDefault(f => f.Name == name);
+    public SourceFile? Find(string name) => _byName.GetValueOrDefault(name);
 
     private static string ComputeFingerprint(IReadOnlyList<SourceFile> files)
     {

@@ -29,6 +29,12 @@ public enum SyncFailure
     WriteFailed,
 
     StateUnusable,
+
+    /// <summary>
+    /// The kernel refused a rule of exactly this source after an earlier sync, and rules.d was rolled back
+    /// (<see cref="RejectedSource"/>); the source must change before it is written again.
+    /// </summary>
+    SourceRejectedByKernel,
 }
 
 /// <summary>A sync or drift run that could not proceed. <see cref="Path"/> is the directory or file at fault.</summary>

@@ -6,6 +6,9 @@ using AksAuditd.Core.Rules;
 namespace AksAuditd.Core.Sync;
 
 /// <summary>Drift of a node directory against a source, with what was wrong or ignored in the source.</summary>
+/// <summary>What a poll that found nothing to do saw; the next poll that sees the same can stop early.</summary>
+internal sealed record QuietPoll(SourceFileSet Source, long TargetVersion, SyncMode Mode, bool AllowEmpty, string StatePath, ManagedFileRecord Record, List<RuleDiagnostic> Diagnostics, List<string> Foreign);
+
 public sealed record DriftReport(IReadOnlyList<FileDrift> Drift, IReadOnlyList<RuleDiagnostic> Problems, string? SourceVersion);
 
 /// <summary>
@@ -81,10 +84,33 @@ public sealed class SyncService
         }
 
         var source = ReadSource(request, session);
-        var diagnostics = new List<RuleDiagnostic>(source.Problems);
-        foreach (var file in source.Files)
+
+        // The real kernel's verdict on exactly this source comes before the validator's: it is why the node has its previous rules.
+        var rejected = RejectedSource.Load(request.StatePath, kind, _fs);
+        if (rejected is not null && rejected.SourceFingerprint == source.Fingerprint)
         {
-            diagnostics.AddRange(session.Validate(file, Path.Combine(request.SourcePath, file.Name), _validator));
+            var file = rejected.File is null ? request.SourcePath : Path.Combine(request.SourcePath, rejected.File);
+            throw new SyncException(SyncFailure.SourceRejectedByKernel, rejected.Line is { } line ? $"{file}:{line}" : file, rejected.Describe());
+        }
+
+        var quiet = session.LastQuiet;
+        session.LastQuiet = null;
+        List<RuleDiagnostic> diagnostics;
+        if (quiet is not null && ReferenceEquals(quiet.Source, source) && quiet.TargetVersion == node.Version && node.Leftovers.Count == 0
+            && quiet.Mode == request.Mode && quiet.AllowEmpty == request.AllowEmpty && quiet.StatePath == request.StatePath
+            && ReferenceEquals(LoadRecord(session, request.StatePath, kind, target), quiet.Record))
+        {
+            // The same source version, the same node files and the same record as a poll that found nothing to do.
+            diagnostics = quiet.Diagnostics;
+        }
+        else
+        {
+            quiet = null;
+            diagnostics = new List<RuleDiagnostic>(source.Problems);
+            foreach (var file in source.Files)
+            {
+                diagnostics.AddRange(session.Validate(file, Path.Combine(request.SourcePath, file.Name), _validator));
+            }
         }
 
         SyncResult Result(bool changed, bool whatIf, bool blocked, IEnumerable<string> added, IEnumerable<string> modified, IEnumerable<string> removed, IEnumerable<string> foreign, string? backup) => new()
@@ -121,6 +147,12 @@ public sealed class SyncService
                 $"The source {request.SourcePath} holds no *{kind.Suffix()} file; an empty source never empties the node unless it is allowed (-AllowEmpty, allowEmptySource: true).");
         }
 
+        if (quiet is not null)
+        {
+            session.LastQuiet = quiet;
+            return Result(false, false, false, [], [], [], quiet.Foreign, null);
+        }
+
         if (!session.Recovered)
         {
             FinishInterruptedSync(backups, kind, target, node);
@@ -131,8 +163,11 @@ public sealed class SyncService
         var plan = new SyncPlan(kind, request.SourcePath, target, request.Mode, drift);
         if (plan.IsEmpty)
         {
+            ForgetRejected(request, rejected);
             ClaimSourceNames(session, request, record, source);
             session.Recovered = true;
+            session.LastQuiet = new QuietPoll(source, node.Version, request.Mode, request.AllowEmpty, request.StatePath,
+                LoadRecord(session, request.StatePath, kind, target), diagnostics, plan.Foreign.ToList());
             _log.Debug("No change", new LogField("kind", kind.StateName()), new LogField("files", source.Files.Count), new LogField("durationMs", clock.ElapsedMilliseconds));
             return Result(false, false, false, [], [], [], plan.Foreign, null);
         }
@@ -151,13 +186,15 @@ public sealed class SyncService
         // Widen the record before the first visible change: a sync killed after a rename must not leave a
         // file of ours looking foreign to the next run.
         var widened = NewRecord(kind, target, record.NamesFor(target).Where(n => record.Files.ContainsKey(n)).ToDictionary(n => n, n => record.Files[n]), source);
-        var applied = writer.Apply(target, kind, writes, deletes, backups, $"sync from {request.SourcePath}", () => Save(session, request.StatePath, kind, widened));
+        var applied = writer.Apply(target, kind, writes, deletes, backups, BackupCause.Sync(request.SourcePath, source), () => Save(session, request.StatePath, kind, widened));
         Save(session, request.StatePath, kind, NewRecord(kind, target, new Dictionary<string, string>(), source));
         session.Recovered = true;
+        ForgetRejected(request, rejected);
 
         foreach (var write in writes)
         {
-            session.Target.Wrote(write.Name, _fs.Stat(Path.Combine(target, write.Name)), write.Sha256);
+            var path = Path.Combine(target, write.Name);
+            session.Target.Wrote(new NodeFile(write.Name, path, _fs.Stat(path), write.Sha256));
         }
 
         foreach (var name in deletes)
@@ -171,6 +208,27 @@ public sealed class SyncService
             new LogField("removed", string.Join(",", plan.Removed)), new LogField("backup", applied.Backup?.Path),
             new LogField("durationMs", clock.ElapsedMilliseconds));
         return Result(true, false, false, plan.Added, plan.Modified, plan.Removed, plan.Foreign, applied.Backup?.Path);
+    }
+
+    /// <summary>The source changed since the kernel rejected it, and the node now has it: the rejection no longer applies.</summary>
+    private void ForgetRejected(SyncRequest request, RejectedSource? rejected)
+    {
+        if (rejected is null)
+        {
+            return;
+        }
+
+        try
+        {
+            RejectedSource.Clear(request.StatePath, request.Kind, _fs);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SyncException(SyncFailure.StateUnusable, RejectedSource.PathFor(request.StatePath, request.Kind), $"The rejected-source record cannot be removed: {e.Message}", e);
+        }
+
+        _log.Info("The rejected source changed; syncing it again",
+            new LogField("kind", request.Kind.StateName()), new LogField("source", request.SourcePath), new LogField("rejectedGeneration", rejected.Generation));
     }
 
     private SourceFileSet ReadSource(SyncRequest request, SyncSession session)

@@ -38,6 +38,8 @@ public sealed class SyncSession
 
     internal ManagedFileRecord? Record { get; set; }
 
+    internal QuietPoll? LastQuiet { get; set; }
+
     internal string? RecordPath { get; set; }
 
     internal FileIdentity RecordIdentity { get; set; }
@@ -89,6 +91,45 @@ public sealed class SourceCache
 
     internal List<RuleDiagnostic>? VisibleLinkProblems { get; set; }
 
+    private SourceFileSet? _last;
+    private FileIdentity _lastRoot;
+    private FileIdentity _lastData;
+    private bool _racy;
+    private long _reads;
+
+    /// <summary>
+    /// The set read last time, when the ConfigMap still shows the same version (same ..data target, same volume
+    /// and version directories) and a rotating tenth of its files still have the identities they were read with.
+    /// </summary>
+    internal SourceFileSet? TryReuse(string dataTarget, FileIdentity root, FileIdentity data, INodeFileSystem fs)
+    {
+        var last = _last;
+        if (last is null || last.DataTarget != dataTarget || !_lastRoot.SameContentsAs(root) || !_lastData.SameContentsAs(data))
+        {
+            return null;
+        }
+
+        var slice = _reads++ % TargetCache.VerifyEveryPolls;
+        for (var i = (int)slice; i < last.Files.Count; i += TargetCache.VerifyEveryPolls)
+        {
+            var file = last.Files[i];
+            if (!_entries.TryGetValue(file.Path, out var entry) || !fs.Stat(file.Path, followSymlinks: false).SameContentsAs(entry.Identity))
+            {
+                return null;
+            }
+        }
+
+        return last;
+    }
+
+    /// <summary>Keeps a complete ConfigMap read for <see cref="TryReuse"/>, unless a file was racily clean or refused.</summary>
+    internal void Remember(SourceFileSet set, FileIdentity root, FileIdentity data)
+    {
+        _last = _racy || set.HasErrors ? null : set;
+        _lastRoot = root;
+        _lastData = data;
+    }
+
     internal bool TryGet(string path, FileIdentity identity, out SourceFile? file)
     {
         _seen.Add(path);
@@ -106,7 +147,9 @@ public sealed class SourceCache
     {
         FilesRead++;
         _seen.Add(path);
-        _entries[path] = new Entry(identity, file, IsRacy(identity, readStarted));
+        var racy = IsRacy(identity, readStarted);
+        _racy |= racy;
+        _entries[path] = new Entry(identity, file, racy);
     }
 
     internal SourceFileSet Complete(SourceFileSet set)
@@ -120,10 +163,16 @@ public sealed class SourceCache
         }
 
         _seen.Clear();
+        _racy = false;
         return set;
     }
 
-    internal void Abandon() => _seen.Clear();
+    internal void Abandon()
+    {
+        _seen.Clear();
+        _racy = false;
+        _last = null;
+    }
 
     internal static bool IsRacy(FileIdentity identity, DateTime readStarted)
     {
@@ -144,6 +193,7 @@ public sealed class TargetCache
     public const int VerifyEveryPolls = 10;
 
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private bool _changed = true;
 
     /// <summary>How many node files were read and hashed since this cache was made.</summary>
     public long FilesHashed { get; private set; }
@@ -151,46 +201,116 @@ public sealed class TargetCache
     /// <summary>How many scans this cache has served; picks the slice that is re-hashed.</summary>
     public long Polls { get; private set; }
 
+    /// <summary>Bumped whenever a scan saw the directory's files differ from the scan before.</summary>
+    public long Version { get; private set; }
+
     internal long BeginScan() => Polls++;
 
-    internal bool TryGet(string name, FileIdentity identity, bool forceVerify, out string? sha256)
+    private IDirectoryWatch? _watch;
+    private string? _watched;
+    private bool _dirty = true;
+
+    /// <summary>The last complete scan, for <see cref="Quiet"/> polls.</summary>
+    internal NodeFileSet? Last { get; set; }
+
+    /// <summary>
+    /// True when the directory is watched and nothing happened in it since the last call; the first call only
+    /// starts watching. Any event, or lost events, make this scan a full one.
+    /// </summary>
+    internal bool Quiet(string directory, INodeFileSystem fs)
     {
-        if (!forceVerify && _entries.TryGetValue(name, out var entry) && !entry.Racy && entry.Identity.SameContentsAs(identity))
+        if (_watched != directory || _watch is null)
         {
-            sha256 = entry.Sha256;
+            _watch?.Dispose();
+            _watch = fs.Watch(directory);
+            _watched = _watch is null ? null : directory;
+            _dirty = false;
+            return false;
+        }
+
+        var events = _watch.TakeEvents();
+        if (events.Contains(null))
+        {
+            _watch.Dispose();
+            _watch = null; // lost events or a replaced directory: watch afresh next time
+        }
+
+        var quiet = events.Count == 0 && !_dirty;
+        _dirty = false;
+        return quiet;
+    }
+
+    /// <summary>A quiet poll re-hashed this file and found it as remembered.</summary>
+    internal void Verified(NodeFile file, DateTime readStarted)
+    {
+        FilesHashed++;
+        if (SourceCache.IsRacy(file.Identity, readStarted))
+        {
+            _dirty = true; // too fresh to vouch for: scan fully next time
+        }
+    }
+
+    internal bool TryGet(string name, FileIdentity identity, bool forceVerify, out NodeFile? file)
+    {
+        if (!forceVerify && _entries.TryGetValue(name, out var entry) && !entry.Racy && entry.File.Identity.SameContentsAs(identity))
+        {
+            file = entry.File;
             return true;
         }
 
-        sha256 = null;
+        file = null;
         return false;
     }
 
     /// <summary>The hash recorded for this name, whatever its identity (to spot changes that stat did not show).</summary>
-    internal string? Known(string name) => _entries.TryGetValue(name, out var entry) ? entry.Sha256 : null;
+    internal string? Known(string name) => _entries.TryGetValue(name, out var entry) ? entry.File.Sha256 : null;
 
-    internal void Put(string name, FileIdentity identity, string sha256, DateTime readStarted)
+    internal void Put(NodeFile file, DateTime readStarted)
     {
         FilesHashed++;
-        _entries[name] = new Entry(identity, sha256, SourceCache.IsRacy(identity, readStarted));
+        if (!_entries.TryGetValue(file.Name, out var old) || old.File.Sha256 != file.Sha256)
+        {
+            _changed = true;
+        }
+
+        _entries[file.Name] = new Entry(file, SourceCache.IsRacy(file.Identity, readStarted));
     }
 
     /// <summary>Records a file we just wrote: its hash is known without reading it back.</summary>
-    internal void Wrote(string name, FileIdentity identity, string sha256) =>
-        _entries[name] = new Entry(identity, sha256, SourceCache.IsRacy(identity, DateTime.UtcNow));
-
-    internal void Retain(IReadOnlyCollection<string> names)
+    internal void Wrote(NodeFile file)
     {
-        if (_entries.Count > names.Count)
+        _changed = true;
+        _dirty = true;
+        _entries[file.Name] = new Entry(file, SourceCache.IsRacy(file.Identity, DateTime.UtcNow));
+    }
+
+    internal void Forget(string name)
+    {
+        _dirty = true;
+        _changed |= _entries.Remove(name);
+    }
+
+    /// <summary>Drops names the scan did not see and returns the version for this scan.</summary>
+    internal long EndScan(IReadOnlyDictionary<string, NodeFile> seen)
+    {
+        if (_entries.Count > seen.Count)
         {
-            var keep = names as ISet<string> ?? new HashSet<string>(names, StringComparer.Ordinal);
-            foreach (var stale in _entries.Keys.Where(k => !keep.Contains(k)).ToList())
+            foreach (var stale in _entries.Keys.Where(k => !seen.ContainsKey(k)).ToList())
             {
                 _entries.Remove(stale);
             }
+
+            _changed = true;
         }
+
+        if (_changed)
+        {
+            Version++;
+            _changed = false;
+        }
+
+        return Version;
     }
 
-    internal void Forget(string name) => _entries.Remove(name);
-
-    private sealed record Entry(FileIdentity Identity, string Sha256, bool Racy);
+    private sealed record Entry(NodeFile File, bool Racy);
 }

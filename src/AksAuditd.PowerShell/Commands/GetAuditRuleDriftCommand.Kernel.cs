@@ -21,7 +21,7 @@ public sealed partial class GetAuditRuleDriftCommand
         WriteVerbose($"Comparing {rules} with the kernel's rules through {runner.Mode}");
         try
         {
-            foreach (var drift in new KernelDriftReader(runner, NodeCmdlet.RuleCanon()).Read(rules))
+            foreach (var drift in new KernelDriftReader(runner, NodeCmdlet.RuleCanon(root)).Read(rules))
             {
                 WriteObject(drift);
             }

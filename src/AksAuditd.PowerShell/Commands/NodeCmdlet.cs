@@ -3,7 +3,7 @@ using AksAuditd.Core.Host;
 
 namespace AksAuditd.PowerShell.Commands;
 
-/// <summary>What the node cmdlets share: resolving the host root and choosing the rules engine and sync backups.</summary>
+/// <summary>What the node cmdlets share: resolving the host root and choosing the rules engine.</summary>
 internal static class NodeCmdlet
 {
     public static string ResolveHostRoot(AksAuditdCmdlet cmdlet, string? hostRoot, AksAuditdConfiguration? configuration = null)
@@ -14,11 +14,7 @@ internal static class NodeCmdlet
         return root.Length > 1 ? root.TrimEnd('/') : root;
     }
 
-    public static IKernelRuleCanon RuleCanon() => new InterimRuleCanon();
-
-    /// <summary>The sync's backups of rules.d and plugins.d: what Auto applies, and what a rejected rule set rolls back to.</summary>
-    public static ISyncHistory? SyncHistory(string stateDirectory, string rulesDirectory) =>
-        new Core.Sync.BackupSyncHistory(new Core.Sync.BackupStore(stateDirectory), rulesDirectory);
+    public static IKernelRuleCanon RuleCanon(string hostRoot) => KernelRuleCanon.ForNode(hostRoot);
 
     public static IEnumerable<string> StatusWarnings(AuditdStatus status, long? previousLost)
     {

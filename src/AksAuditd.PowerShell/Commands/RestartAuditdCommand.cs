@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using AksAuditd.Core.Host;
+using AksAuditd.Core.Sync;
 
 namespace AksAuditd.PowerShell.Commands;
 
@@ -35,7 +36,7 @@ public sealed class RestartAuditdCommand : AksAuditdCmdlet
         RestartResult result;
         try
         {
-            var restarter = new AuditdRestarter(runner, NodeCmdlet.RuleCanon(), NodeCmdlet.SyncHistory(state, rules), rules, state, Log);
+            var restarter = new AuditdRestarter(runner, NodeCmdlet.RuleCanon(root), rules, new BackupStore(state, log: Log), Log);
             result = restarter.Restart(mode, line => ShouldProcess(root, line));
         }
         catch (UnsupportedDistributionException e)

@@ -1,4 +1,5 @@
 using AksAuditd.Core.Host;
+using AksAuditd.Tests.Shared;
 using Xunit;
 
 namespace AksAuditd.Core.Tests.Host;

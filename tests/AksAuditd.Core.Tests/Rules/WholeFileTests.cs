@@ -103,6 +103,19 @@ public sealed class WholeFileTests
     }
 
     [Fact]
+    public void ValidatingTextLineByLineFindsWhatValidatingTheParsedFileFinds()
+    {
+        // Validate(path, text) streams the lines and keeps only the kernel's rule set; it must not miss anything.
+        var files = Directory.EnumerateFiles(OracleFile.CorpusDirectory, "*.rules", SearchOption.AllDirectories)
+            .Concat(Directory.EnumerateFiles(Path.Combine(OracleFile.OwnDirectory, "files")));
+        foreach (var path in files)
+        {
+            var text = File.ReadAllText(path);
+            Assert.Equal(Validator.Validate(Validator.Parser.Parse(text, path)), Validator.Validate(path, text));
+        }
+    }
+
+    [Fact]
     public void ParsesAuditctlListOutput()
     {
         Assert.Empty(KernelRuleListing.Parse("No rules\n"));

@@ -44,7 +44,7 @@ internal sealed class AuditctlLine
     private int _action = -1;
     private bool _exclude;
     private int _multiple;
-    private readonly StringBuilder _key = new();
+    private string _key = string.Empty;
     private bool _listRequested;
     private int _count;
 
@@ -556,7 +556,7 @@ internal sealed class AuditctlLine
         DeleteAllKey = key;
         Controls.Add(("-D", key, token));
         _listRequested = true;
-        _key.Clear();
+        _key = string.Empty;
         return -2;
     }
 
@@ -985,7 +985,7 @@ internal sealed class AuditctlLine
     private bool AddKey(string value, RuleToken token)
     {
         var length = Encoding.UTF8.GetByteCount(value);
-        var current = Encoding.UTF8.GetByteCount(_key.ToString());
+        var current = Encoding.UTF8.GetByteCount(_key);
         if (length + current + (_key.Length > 0 ? 1 : 0) > AuditConstants.MaxKeyLength)
         {
             Fail(RuleDiagnosticCodes.KeyTooLong, token,
@@ -1005,11 +1005,7 @@ internal sealed class AuditctlLine
         {
             Info(RuleDiagnosticCodes.LiteralQuotes, token, $"the quotes are part of the key ({value}): auditctl does not remove quotes in rules files");
         }
-        if (_key.Length > 0)
-        {
-            _key.Append(AuditConstants.KeySeparator);
-        }
-        _key.Append(value);
+        _key = _key.Length > 0 ? _key + AuditConstants.KeySeparator + value : value;
         return true;
     }
 
@@ -1172,6 +1168,7 @@ internal sealed class AuditctlLine
         var opIndex = -1;
         var opLength = 0;
         uint op = 0;
+        var opSymbol = string.Empty;
         foreach (var (symbol, value) in OperatorSearch)
         {
             var at = pair.IndexOf(symbol, StringComparison.Ordinal);
@@ -1180,6 +1177,7 @@ internal sealed class AuditctlLine
                 opIndex = at;
                 opLength = symbol.Length;
                 op = value;
+                opSymbol = symbol;
                 break;
             }
         }
@@ -1191,7 +1189,6 @@ internal sealed class AuditctlLine
         var name = pair[..opIndex];
         var v = pair[(opIndex + opLength)..];
         var valueColumn = column + opIndex + opLength;
-        var opSymbol = pair.Substring(opIndex, opLength);
         if (name.Length == 0)
         {
             return FieldError(RuleDiagnosticCodes.MalformedField, column, $"-F {pair}: missing field name before the operator",

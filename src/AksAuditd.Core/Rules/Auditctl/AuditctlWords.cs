@@ -30,6 +30,10 @@ internal static class AuditctlWords
 
     public static List<RuleToken> Split(string line)
     {
+        if (!line.Contains('\\'))
+        {
+            return SplitPlain(line);
+        }
         // preprocess(): mark "\ " and "\\" pairs; both characters of a pair are replaced so the split ignores them.
         var marked = line.ToCharArray();
         var escaped = false;
@@ -73,6 +77,32 @@ internal static class AuditctlWords
             {
                 start = i;
             }
+        }
+        return tokens;
+    }
+
+    /// <summary>The common case: no backslash, so no escapes, and words are plain substrings.</summary>
+    private static List<RuleToken> SplitPlain(string line)
+    {
+        var tokens = new List<RuleToken>(12);
+        var i = 0;
+        while (i < line.Length)
+        {
+            while (i < line.Length && line[i] == ' ')
+            {
+                i++;
+            }
+            if (i == line.Length)
+            {
+                break;
+            }
+            var end = line.IndexOf(' ', i);
+            if (end < 0)
+            {
+                end = line.Length;
+            }
+            tokens.Add(new RuleToken(line.Substring(i, end - i), i + 1, end - i));
+            i = end;
         }
         return tokens;
     }

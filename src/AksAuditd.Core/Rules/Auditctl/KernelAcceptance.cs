@@ -23,7 +23,9 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
         var inodeSet = false;
         var keySet = false;
         var exeSet = false;
-        var column = FieldColumns();
+        // Columns are only needed to report a refusal; most rules are accepted.
+        int[]? columns = null;
+        int Column(int index) => (columns ??= FieldColumns())[index];
         for (var i = 0; i < rule.Fields.Count; i++)
         {
             var f = rule.Fields[i];
@@ -31,7 +33,6 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
             var value = f.Value;
             var name = AuditLookups.FieldName(type) ?? type.ToString(System.Globalization.CultureInfo.InvariantCulture);
             var op = AuditConstants.OperatorSymbol(f.Op);
-            var col = column[i];
 
             // Legacy "auid is unset" test: the kernel turns auid=-1 into loginuid_set=0.
             if (type == AuditConstants.LoginUid && value == uint.MaxValue && !f.IsUnresolvedName)
@@ -42,12 +43,12 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
 
             if (type == AuditConstants.FsType && rule.List != AuditConstants.FilterFs)
             {
-                Refuse(col, RuleDiagnosticCodes.FieldNotAllowedOnList, "fstype only works on the filesystem list", InvalidArgument);
+                Refuse(Column(i), RuleDiagnosticCodes.FieldNotAllowedOnList, "fstype only works on the filesystem list", InvalidArgument);
                 return;
             }
             if (rule.List == AuditConstants.FilterFs && type is not (AuditConstants.FsType or AuditConstants.FilterKey))
             {
-                Refuse(col, RuleDiagnosticCodes.FieldNotAllowedOnList, $"the filesystem list only takes fstype (and key) fields, not {name}", InvalidArgument);
+                Refuse(Column(i), RuleDiagnosticCodes.FieldNotAllowedOnList, $"the filesystem list only takes fstype (and key) fields, not {name}", InvalidArgument);
                 return;
             }
 
@@ -66,14 +67,14 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
                     or AuditConstants.SubjClr or AuditConstants.ObjLevLow or AuditConstants.ObjLevHigh or AuditConstants.SaddrFam:
                     if (bitOps)
                     {
-                        Refuse(col, RuleDiagnosticCodes.OperatorNotAllowed, $"-F {name}{op}: the & and &= operators only work on a0-a3, pers and devminor", InvalidArgument);
+                        Refuse(Column(i), RuleDiagnosticCodes.OperatorNotAllowed, $"-F {name}{op}: the & and &= operators only work on a0-a3, pers and devminor", InvalidArgument);
                         return;
                     }
                     break;
                 case AuditConstants.LoginUidSet:
                     if (!equalityOnly)
                     {
-                        Refuse(col, RuleDiagnosticCodes.OperatorNotAllowed, $"-F auid{op}-1: 'unset' (-1, 4294967295) can only be tested with = or != (auid=unset, auid!=unset)", InvalidArgument);
+                        Refuse(Column(i), RuleDiagnosticCodes.OperatorNotAllowed, $"-F auid{op}-1: 'unset' (-1, 4294967295) can only be tested with = or != (auid=unset, auid!=unset)", InvalidArgument);
                         return;
                     }
                     break;
@@ -82,18 +83,18 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
                     or AuditConstants.FsType or AuditConstants.Perm or AuditConstants.FileType or AuditConstants.FieldCompare or AuditConstants.Exe:
                     if (!equalityOnly)
                     {
-                        Refuse(col, RuleDiagnosticCodes.OperatorNotAllowed, $"-F {name}{op}: {name} only takes the = and != operators", InvalidArgument);
+                        Refuse(Column(i), RuleDiagnosticCodes.OperatorNotAllowed, $"-F {name}{op}: {name} only takes the = and != operators", InvalidArgument);
                         return;
                     }
                     break;
                 default:
-                    Refuse(col, RuleDiagnosticCodes.UnknownField, $"the kernel does not know field {name}", InvalidArgument);
+                    Refuse(Column(i), RuleDiagnosticCodes.UnknownField, $"the kernel does not know field {name}", InvalidArgument);
                     return;
             }
 
             if (type == AuditConstants.FileType && (value & ~AuditConstants.SfmtMask) != 0)
             {
-                Refuse(col, RuleDiagnosticCodes.UnknownFileType, "-F filetype: not a file type", InvalidArgument);
+                Refuse(Column(i), RuleDiagnosticCodes.UnknownFileType, "-F filetype: not a file type", InvalidArgument);
                 return;
             }
 
@@ -102,14 +103,14 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
                 case AuditConstants.Uid or AuditConstants.Euid or AuditConstants.Suid or AuditConstants.Fsuid or AuditConstants.LoginUid or AuditConstants.ObjUid:
                     if (!f.IsUnresolvedName && value == uint.MaxValue)
                     {
-                        Refuse(col, RuleDiagnosticCodes.InvalidId, $"-F {name}: -1 (4294967295, 'unset') is not a valid user id; only auid can be tested for 'unset'", InvalidArgument);
+                        Refuse(Column(i), RuleDiagnosticCodes.InvalidId, $"-F {name}: -1 (4294967295, 'unset') is not a valid user id; only auid can be tested for 'unset'", InvalidArgument);
                         return;
                     }
                     break;
                 case AuditConstants.Gid or AuditConstants.Egid or AuditConstants.Sgid or AuditConstants.Fsgid or AuditConstants.ObjGid:
                     if (!f.IsUnresolvedName && value == uint.MaxValue)
                     {
-                        Refuse(col, RuleDiagnosticCodes.InvalidId, $"-F {name}: 4294967295 (-1) is not a valid group id", InvalidArgument);
+                        Refuse(Column(i), RuleDiagnosticCodes.InvalidId, $"-F {name}: 4294967295 (-1) is not a valid group id", InvalidArgument);
                         return;
                     }
                     break;
@@ -119,7 +120,7 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
                         if (!path.StartsWith('/') || path.EndsWith('/') || rule.List != AuditConstants.FilterExit || f.Op != AuditConstants.OpEqual
                             || inodeSet || watchSet || treeSet)
                         {
-                            Refuse(col, WatchCode("path", path, f.Op), WatchProblem("path", path, f.Op, inodeSet, watchSet || treeSet), InvalidArgument);
+                            Refuse(Column(i), WatchCode("path", path, f.Op), WatchProblem("path", path, f.Op, inodeSet, watchSet || treeSet), InvalidArgument);
                             return;
                         }
                         watchSet = true;
@@ -131,7 +132,7 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
                         if (!path.StartsWith('/') || rule.List != AuditConstants.FilterExit || f.Op != AuditConstants.OpEqual
                             || inodeSet || watchSet || treeSet)
                         {
-                            Refuse(col, WatchCode("dir", path, f.Op), WatchProblem("dir", path, f.Op, inodeSet, watchSet || treeSet), InvalidArgument);
+                            Refuse(Column(i), WatchCode("dir", path, f.Op), WatchProblem("dir", path, f.Op, inodeSet, watchSet || treeSet), InvalidArgument);
                             return;
                         }
                         treeSet = true;
@@ -140,7 +141,7 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
                 case AuditConstants.Inode:
                     if (watchSet || treeSet)
                     {
-                        Refuse(col, RuleDiagnosticCodes.ConflictingFields, "-F inode cannot be combined with path= or dir= in one rule", InvalidArgument);
+                        Refuse(Column(i), RuleDiagnosticCodes.ConflictingFields, "-F inode cannot be combined with path= or dir= in one rule", InvalidArgument);
                         return;
                     }
                     inodeSet = true;
@@ -148,7 +149,7 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
                 case AuditConstants.FilterKey:
                     if (keySet)
                     {
-                        Refuse(col, RuleDiagnosticCodes.ConflictingFields, "a rule has one key field; give several keys with -k (or key=) instead of key!= plus a key", InvalidArgument);
+                        Refuse(Column(i), RuleDiagnosticCodes.ConflictingFields, "a rule has one key field; give several keys with -k (or key=) instead of key!= plus a key", InvalidArgument);
                         return;
                     }
                     keySet = true;
@@ -158,15 +159,15 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
                         var path = f.Text ?? string.Empty;
                         if (exeSet)
                         {
-                            Refuse(col, RuleDiagnosticCodes.ConflictingFields, "a rule can hold only one exe= field", InvalidArgument);
+                            Refuse(Column(i), RuleDiagnosticCodes.ConflictingFields, "a rule can hold only one exe= field", InvalidArgument);
                             return;
                         }
                         if (!path.StartsWith('/') || path.EndsWith('/'))
                         {
-                            Refuse(col, RuleDiagnosticCodes.RelativePath, $"-F exe={path}: the executable must be an absolute path to a file (start with '/', not end with '/')", InvalidArgument);
+                            Refuse(Column(i), RuleDiagnosticCodes.RelativePath, $"-F exe={path}: the executable must be an absolute path to a file (start with '/', not end with '/')", InvalidArgument);
                             return;
                         }
-                        if (!ParentExists(path, col, "exe"))
+                        if (!ParentExists(path, Column(i), "exe"))
                         {
                             return;
                         }
@@ -189,13 +190,13 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
         for (var i = 0; i < rule.Fields.Count; i++)
         {
             var f = rule.Fields[i];
-            if (f.Type == AuditConstants.Watch && !ParentExists(f.Text!, column[i], line.IsWatchOption ? "watch" : "path"))
+            if (f.Type == AuditConstants.Watch && !ParentExists(f.Text!, Column(i), line.IsWatchOption ? "watch" : "path"))
             {
                 return;
             }
             if (f.Type == AuditConstants.Dir && env.GetPathKind(f.Text!) == HostPathKind.Missing)
             {
-                Refuse(column[i], RuleDiagnosticCodes.PathMissingOnNode, $"the directory {f.Text} does not exist on the node ({env.Description}); the kernel refuses the rule", NoSuchFile);
+                Refuse(Column(i), RuleDiagnosticCodes.PathMissingOnNode, $"the directory {f.Text} does not exist on the node ({env.Description}); the kernel refuses the rule", NoSuchFile);
                 return;
             }
         }

@@ -39,7 +39,7 @@ internal sealed class KernelRule
 
     public void SetSyscall(int number) => Mask[number / 32] |= 1u << (number % 32);
 
-    private bool IsAllMask()
+    public bool IsAllMask()
     {
         // auditctl checks every word but the last one, which the kernel uses for syscall classes.
         for (var i = 0; i < AuditConstants.BitmaskSize - 1; i++)
@@ -77,9 +77,19 @@ internal sealed class KernelRule
     }
 
     /// <summary>The kernel's notion of "the same rule" (audit_compare_rule): list, action, prepend, fields in order, mask.</summary>
+    [ThreadStatic]
+    private static StringBuilder? _scratch;
+
+    private static StringBuilder Scratch()
+    {
+        var b = _scratch ??= new StringBuilder(256);
+        b.Clear();
+        return b;
+    }
+
     public string Identity()
     {
-        var b = new StringBuilder();
+        var b = Scratch();
         b.Append(List).Append('|').Append(Action).Append('|').Append(Prepend ? 'A' : 'a');
         foreach (var f in Fields)
         {
@@ -87,9 +97,19 @@ internal sealed class KernelRule
             b.Append(f.Text ?? f.Value.ToString(CultureInfo.InvariantCulture));
         }
         b.Append('|');
-        foreach (var word in Mask)
+        if (IsAllMask())
         {
-            b.Append(word.ToString("x8", CultureInfo.InvariantCulture));
+            b.Append("all:").Append(Mask[^1]);
+        }
+        else
+        {
+            for (var i = 0; i < Mask.Length; i++)
+            {
+                if (Mask[i] != 0)
+                {
+                    b.Append(i).Append(':').Append(Mask[i]).Append(',');
+                }
+            }
         }
         return b.ToString();
     }
@@ -97,7 +117,7 @@ internal sealed class KernelRule
     /// <param name="hostMachine">The machine of the node that lists the rule (names syscalls of rules without arch).</param>
     public string Render(int hostMachine)
     {
-        var b = new StringBuilder(128);
+        var b = Scratch();
         var watch = IsWatch;
         var syscallCount = 0;
         var machine = hostMachine;
@@ -241,22 +261,24 @@ internal sealed class KernelRule
         }
         var arch = machine < 0 ? null : AuditLookups.MachineName(machine);
         var count = 0;
-        for (var i = 0; i < AuditConstants.BitmaskSize * 32; i++)
+        for (var word = 0; word < AuditConstants.BitmaskSize; word++)
         {
-            if ((Mask[i / 32] & (1u << (i % 32))) == 0)
+            var bits = Mask[word];
+            while (bits != 0)
             {
-                continue;
+                var i = word * 32 + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                bits &= bits - 1;
+                b.Append(count == 0 ? " -S " : ",");
+                if (arch is not null && SyscallTable.TryGetName(arch, i, out var syscallName))
+                {
+                    b.Append(syscallName);
+                }
+                else
+                {
+                    b.Append(i);
+                }
+                count++;
             }
-            b.Append(count == 0 ? " -S " : ",");
-            if (arch is not null && SyscallTable.TryGetName(arch, i, out var syscallName))
-            {
-                b.Append(syscallName);
-            }
-            else
-            {
-                b.Append(i);
-            }
-            count++;
         }
         return count;
     }
