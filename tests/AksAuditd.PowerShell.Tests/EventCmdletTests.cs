@@ -120,6 +120,17 @@ public sealed class EventCmdletTests
     }
 
     [Fact]
+    public void ReadsALogEvenWhenAnUnrelatedSettingIsInvalid()
+    {
+        using var shell = new ModuleRunspace(new Dictionary<string, string?> { ["AA_POLL_INTERVAL"] = "30", ["AA_CONFIG_FILE"] = "/nonexistent/config.yaml" });
+
+        var result = shell.Invoke("param($p) Get-AuditEvent -Path $p -MessageType DAEMON_START", new Dictionary<string, object?> { ["p"] = Recorded });
+
+        Assert.Empty(result.AllErrors);
+        Assert.Equal("DAEMON_START", ((string[])Assert.Single(result.Output).Properties["Types"].Value)[0]);
+    }
+
+    [Fact]
     public void WaitFollowsARealRotationAndStopsOnCtrlC()
     {
         var directory = Directory.CreateTempSubdirectory("aksauditd-wait-");

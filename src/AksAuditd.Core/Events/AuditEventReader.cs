@@ -326,7 +326,8 @@ public sealed class AuditEventReader
         {
             if (hasIdentity)
             {
-                return FileIdentity.TryGet(path, out var current) && current != identity;
+                // A new file under the path, or ours cut short in place (copytruncate).
+                return (FileIdentity.TryGet(path, out var current) && current != identity) || stream.Length < reader.Consumed;
             }
 
             // Without inode numbers: a file shorter than what we read is a new or truncated file.

@@ -304,7 +304,7 @@ internal sealed class AuditValueInterpreter
                 AppendSockaddr(output, value);
                 break;
             case FieldKind.Promiscuous:
-                if (StrToL(value, out var promiscuous))
+                if (StrToLL(value, out var promiscuous))
                 {
                     output.Append(promiscuous == 0 ? "no" : "yes");
                 }
@@ -592,7 +592,7 @@ internal sealed class AuditValueInterpreter
 
     private static void AppendPerm(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToL(value, out var perm))
+        if (!StrToLL(value, out var perm))
         {
             ConversionError(output, value);
             return;
@@ -1436,14 +1436,7 @@ internal sealed class AuditValueInterpreter
         return true;
     }
 
-    /// <summary>strtol(3) in base 10, as used for perm= and prom=: out of range is a conversion error.</summary>
-    private static bool StrToL(ReadOnlySpan<byte> text, out long value)
-    {
-        var ok = StrToLL(text, out value);
-        return ok;
-    }
-
-    /// <summary>strtoll(3) in base 10.</summary>
+    /// <summary>strtoll(3) in base 10 (also strtol(3) for perm= and prom=: long is 64 bits on the platforms auditd runs on).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool StrToLL(ReadOnlySpan<byte> text, out long value)
     {

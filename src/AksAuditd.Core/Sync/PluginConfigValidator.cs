@@ -47,6 +47,7 @@ public sealed class PluginConfigValidator : IRuleFileValidator
         string? active = null;
         string? pluginPath = null;
         var pathLine = 0;
+        var pathInvalid = false;
         for (var i = 0; i < lines.Length; i++)
         {
             var number = i + 1;
@@ -128,6 +129,7 @@ public sealed class PluginConfigValidator : IRuleFileValidator
                 else if (!value.StartsWith('/') || (Path.GetDirectoryName(value)?.Length ?? 0) < 4 || value.Split('/').Contains(".."))
                 {
                     diagnostics.Add(Error(path, number, SyncDiagnosticCodes.PluginBadValue, $"'{value}' must be an absolute program path in a real directory (such as /sbin/audisp-syslog), without '..'.", line));
+                    pathInvalid = true;
                 }
             }
             else if (key.Equals("args", StringComparison.OrdinalIgnoreCase) && tokens.Length - 2 > 2)
@@ -141,7 +143,7 @@ public sealed class PluginConfigValidator : IRuleFileValidator
             diagnostics.Add(Error(path, 0, SyncDiagnosticCodes.PluginMissingPath, "The plugin is active but has no path; auditd refuses it.", null));
         }
 
-        if (pluginPath is not null && _allowedPaths.Count > 0 && !_allowedPaths.Contains(pluginPath, StringComparer.Ordinal))
+        if (pluginPath is not null && !pathInvalid && _allowedPaths.Count > 0 && !_allowedPaths.Contains(pluginPath, StringComparer.Ordinal))
         {
             diagnostics.Add(Error(path, pathLine, SyncDiagnosticCodes.PluginPathNotAllowed,
                 $"{pluginPath} is not an allowed plugin program (allowedPluginPaths: {string.Join(", ", _allowedPaths)}); a plugin runs as root on every node.", null));

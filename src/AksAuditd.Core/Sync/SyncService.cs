@@ -96,7 +96,7 @@ public sealed class SyncService
         var quiet = session.LastQuiet;
         session.LastQuiet = null;
         List<RuleDiagnostic> diagnostics;
-        if (quiet is not null && ReferenceEquals(quiet.Source, source) && quiet.TargetVersion == node.Version && node.Leftovers.Count == 0
+        if (quiet is not null && rejected is null && ReferenceEquals(quiet.Source, source) && quiet.TargetVersion == node.Version && node.Leftovers.Count == 0
             && quiet.Mode == request.Mode && quiet.AllowEmpty == request.AllowEmpty && quiet.StatePath == request.StatePath
             && ReferenceEquals(LoadRecord(session, request.StatePath, kind, target), quiet.Record))
         {

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using AksAuditd.Core.Configuration;
 using AksAuditd.Core.Events;
 using AksAuditd.Core.Rules;
 
@@ -199,8 +200,21 @@ public sealed class GetAuditEventCommand : AksAuditdCmdlet
             return root;
         }
 
-        var configured = LoadConfiguration().HostRoot;
-        return Directory.Exists(System.IO.Path.Combine(configured, "etc")) ? configured : "/";
+        // Reading a log must not fail over an unrelated bad setting; Get-AksAuditdConfiguration reports those.
+        string configured;
+        try
+        {
+            configured = new ConfigurationLoader().Load().HostRoot;
+        }
+        catch (ConfigurationException e)
+        {
+            WriteVerbose($"Using / as the host root: the configuration is invalid ({e.Message})");
+            return "/";
+        }
+
+        var mounted = Directory.Exists(System.IO.Path.Combine(configured, "etc")) ? configured : "/";
+        WriteVerbose($"Host root {mounted}");
+        return mounted;
     }
 }
 

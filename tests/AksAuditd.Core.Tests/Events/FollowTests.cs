@@ -58,6 +58,32 @@ public sealed class FollowTests
     }
 
     [Fact]
+    public void StartsOverWhenTheLogIsTruncatedInPlace()
+    {
+        var directory = Fixtures.NewTemporaryDirectory();
+        try
+        {
+            var file = Path.Combine(directory, "audit.log");
+            File.WriteAllLines(file, [Line(Login, 1), Line(Login, 2), Line(Login, 3)]);
+            using var stream = new EventStream(new AuditEventReader(new TestLog()), new AuditEventQuery { Paths = [file], HostRoot = directory, Follow = true, PollInterval = TimeSpan.FromMilliseconds(50) });
+            Assert.Equal([1L, 2, 3], Take(stream, 3));
+
+            // logrotate's copytruncate: same file, cut to nothing, then written from the start.
+            using (var truncate = new FileStream(file, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+            {
+                truncate.SetLength(0);
+            }
+
+            File.AppendAllLines(file, [Line(Login, 4)]);
+            Assert.Equal([4L], Take(stream, 1));
+        }
+        finally
+        {
+            Directory.Delete(directory, true);
+        }
+    }
+
+    [Fact]
     public void TailShowsTheLastEventsThenFollows()
     {
         var directory = Fixtures.NewTemporaryDirectory();

@@ -19,7 +19,7 @@ public sealed class NodeKernelTests
         new(machine.Runner, Canon, MachineAudit.RulesDirectory, new BackupStore(state ?? machine.Scratch()));
 
     /// <summary>The real sync of a source directory into this machine's rules.d, backed up under <paramref name="state"/>.</summary>
-    private static SyncResult Sync(string source, string state) => new SyncService(new LineShapeValidator()).Sync(new SyncRequest
+    private static SyncResult Sync(string source, string state) => new SyncService(new AksAuditd.Core.Rules.RuleValidator()).Sync(new SyncRequest
     {
         Kind = SyncKind.Rules,
         SourcePath = source,

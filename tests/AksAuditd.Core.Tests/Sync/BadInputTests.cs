@@ -43,8 +43,8 @@ public sealed class BadInputTests
         // Unreadable for root: read(2) on a directory fails with EISDIR.
         ["directory named like a rules file"] = (d => Directory.CreateDirectory(Path.Combine(d.Source, "10-dir.rules")), SyncDiagnosticCodes.NotARegularFile),
         ["dangling symlink inside the source"] = (d => File.CreateSymbolicLink(Path.Combine(d.Source, "10-gone.rules"), "missing.rules"), SyncDiagnosticCodes.SymlinkOutsideSource),
-        ["invalid rule line"] = (d => d.WriteSource("10-bad.rules", "-D\nplease audit everything\n"), "AR9999"),
-        ["invalid rule next to good files"] = (d => { d.WriteSource("05-good.rules", GoodRule); d.WriteSource("10-bad.rules", "-w /etc/shadow -p wa\nnot a rule\n"); }, "AR9999"),
+        ["invalid rule line"] = (d => d.WriteSource("10-bad.rules", "-D\nplease audit everything\n"), RuleDiagnosticCodes.StrayWord),
+        ["invalid rule next to good files"] = (d => { d.WriteSource("05-good.rules", GoodRule); d.WriteSource("10-bad.rules", "-w /etc/shadow -p wa\nnot a rule\n"); }, RuleDiagnosticCodes.StrayWord),
         ["empty source directory"] = (d => { }, nameof(SyncFailure.SourceEmpty)),
         ["source with only non-rules files"] = (d => d.WriteSource("README.md", "# nothing here\n"), nameof(SyncFailure.SourceEmpty)),
         ["empty ConfigMap"] = (d => ConfigMap(d), nameof(SyncFailure.SourceEmpty)),
@@ -65,7 +65,7 @@ public sealed class BadInputTests
         var (spoil, expected) = BadInputs[name];
         spoil(dir);
 
-        var service = new SyncService(new LineShapeValidator());
+        var service = new SyncService(new RuleValidator());
         var request = new SyncRequest { Kind = SyncKind.Rules, SourcePath = dir.Source, TargetPath = dir.Target, StatePath = dir.State, Mode = SyncMode.Mirror };
         if (Enum.TryParse<SyncFailure>(expected, out var failure))
         {
@@ -100,7 +100,7 @@ public sealed class BadInputTests
         Directory.Delete(dir.Target);
         File.WriteAllText(dir.Target, "a file, not rules.d");
 
-        var e = Assert.Throws<SyncException>(() => new SyncService(new LineShapeValidator()).Sync(new SyncRequest { Kind = SyncKind.Rules, SourcePath = dir.Source, TargetPath = dir.Target, StatePath = dir.State }));
+        var e = Assert.Throws<SyncException>(() => new SyncService(new RuleValidator()).Sync(new SyncRequest { Kind = SyncKind.Rules, SourcePath = dir.Source, TargetPath = dir.Target, StatePath = dir.State }));
 
         Assert.Equal(SyncFailure.TargetNotADirectory, e.Failure);
         Assert.Contains(dir.Target, e.Message);
@@ -114,7 +114,7 @@ public sealed class BadInputTests
         dir.WriteSource("10-base.rules", GoodRule);
         Directory.Delete(dir.Target);
 
-        var e = Assert.Throws<SyncException>(() => new SyncService(new LineShapeValidator()).Sync(new SyncRequest { Kind = SyncKind.Rules, SourcePath = dir.Source, TargetPath = dir.Target, StatePath = dir.State }));
+        var e = Assert.Throws<SyncException>(() => new SyncService(new RuleValidator()).Sync(new SyncRequest { Kind = SyncKind.Rules, SourcePath = dir.Source, TargetPath = dir.Target, StatePath = dir.State }));
 
         Assert.Equal(SyncFailure.TargetMissing, e.Failure);
         Assert.False(Directory.Exists(dir.Target));
@@ -139,7 +139,7 @@ public sealed class BadInputTests
                 dir.WriteSource($"{i:D2}-old.rules", $"# new {i}\n" + new string('#', 6000) + "\n");
             }
 
-            var e = Assert.Throws<SyncException>(() => new SyncService(new LineShapeValidator()).Sync(new SyncRequest { Kind = SyncKind.Rules, SourcePath = dir.Source, TargetPath = dir.Target, StatePath = dir.State }));
+            var e = Assert.Throws<SyncException>(() => new SyncService(new RuleValidator()).Sync(new SyncRequest { Kind = SyncKind.Rules, SourcePath = dir.Source, TargetPath = dir.Target, StatePath = dir.State }));
 
             Assert.Equal(SyncFailure.InsufficientSpace, e.Failure);
             Assert.Contains("no space left", e.Message);

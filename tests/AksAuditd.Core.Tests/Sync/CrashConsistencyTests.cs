@@ -42,7 +42,7 @@ public sealed class CrashConsistencyTests
         const string foreignName = "99-defender.rules";
         const string foreignText = "-w /opt/microsoft/mdatp -p wa -k mdatp\n";
         dir.WriteTarget(foreignName, foreignText);
-        var service = new SyncService(new LineShapeValidator());
+        var service = new SyncService(new RuleValidator());
         SyncRequest Request(int i) => new() { Kind = SyncKind.Rules, SourcePath = sources[i], TargetPath = dir.Target, StatePath = dir.State, Mode = SyncMode.Managed };
         service.Sync(Request(0));
 

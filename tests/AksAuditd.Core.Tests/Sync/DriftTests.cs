@@ -1,4 +1,5 @@
 using AksAuditd.Core.Configuration;
+using AksAuditd.Core.Rules;
 using AksAuditd.Core.Sync;
 using Xunit;
 
@@ -6,7 +7,7 @@ namespace AksAuditd.Core.Tests.Sync;
 
 public sealed class DriftTests
 {
-    private static readonly SyncService Service = new(new LineShapeValidator());
+    private static readonly SyncService Service = new(new RuleValidator());
 
     [Fact]
     public void EveryStatusIsReportedWithBothHashes()

@@ -1,3 +1,4 @@
+using AksAuditd.Core.Rules;
 using AksAuditd.Core.Sync;
 using Xunit;
 
@@ -9,7 +10,7 @@ namespace AksAuditd.Core.Tests.Sync;
 /// </summary>
 public sealed class RejectedSourceTests
 {
-    private static readonly SyncService Service = new(new LineShapeValidator());
+    private static readonly SyncService Service = new(new RuleValidator());
 
     private static SyncRequest Request(SyncTestDirectory dir, Func<SyncPlan, bool>? confirm = null) => new()
     {
@@ -74,7 +75,7 @@ public sealed class RejectedSourceTests
 
         // A fresh session (the next pod) as well as the same one: the refusal lives in the state directory.
         var refused = Assert.Throws<SyncException>(() => Service.Sync(Request(dir)));
-        var again = Assert.Throws<SyncException>(() => new SyncService(new LineShapeValidator()).Sync(Request(dir), new SyncSession(SyncKind.Rules, dir.Source, dir.Target)));
+        var again = Assert.Throws<SyncException>(() => new SyncService(new RuleValidator()).Sync(Request(dir), new SyncSession(SyncKind.Rules, dir.Source, dir.Target)));
 
         Assert.Equal(SyncFailure.SourceRejectedByKernel, refused.Failure);
         Assert.Equal("SourceRejectedByKernel", refused.ErrorId);

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using AksAuditd.Core.Rules;
 
 namespace AksAuditd.Core.Tests.Sync;
 
@@ -43,32 +42,5 @@ public sealed class SyncTestDirectory : IDisposable
         catch (IOException)
         {
         }
-    }
-}
-
-/// <summary>
-/// Stands in for the rules engine until AksAuditd.Core.Rules.RuleValidator lands: any line that is not empty,
-/// a comment, or an option starting with '-' is an error, with its file and line.
-/// </summary>
-public sealed class LineShapeValidator : IRuleFileValidator
-{
-    public IReadOnlyList<RuleDiagnostic> Validate(string path, string text)
-    {
-        var diagnostics = new List<RuleDiagnostic>();
-        var lines = text.Split('\n');
-        for (var i = 0; i < lines.Length; i++)
-        {
-            var line = lines[i].Trim();
-            if (line.Length > 0 && !line.StartsWith('#') && !line.StartsWith('-'))
-            {
-                diagnostics.Add(new RuleDiagnostic(path, i + 1, 1, DiagnosticSeverity.Error, "AR9999", "not an auditctl option", line));
-            }
-            else if (line.StartsWith("-w /tmp", StringComparison.Ordinal))
-            {
-                diagnostics.Add(new RuleDiagnostic(path, i + 1, 1, DiagnosticSeverity.Warning, "AR9998", "watching /tmp is noisy", line));
-            }
-        }
-
-        return diagnostics;
     }
 }

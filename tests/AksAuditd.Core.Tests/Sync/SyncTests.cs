@@ -7,7 +7,7 @@ namespace AksAuditd.Core.Tests.Sync;
 
 public sealed class SyncTests
 {
-    private static readonly SyncService Service = new(new LineShapeValidator());
+    private static readonly SyncService Service = new(new RuleValidator());
 
     private static SyncRequest Request(SyncTestDirectory dir, SyncMode mode = SyncMode.Managed, bool allowEmpty = false, Func<SyncPlan, bool>? confirm = null) => new()
     {
@@ -155,7 +155,7 @@ public sealed class SyncTests
         dir.WriteTarget("10-base.rules", "-D\n");
         dir.WriteSource("10-base.rules", "-D\n-b 8192\n");
         dir.WriteSource("20-bad.rules", "# comment\n-w /etc/passwd -p wa\nwatch everything please\n");
-        dir.WriteSource("30-noisy.rules", "-w /tmp -p wa\n");
+        dir.WriteSource("30-noisy.rules", "-a always,exit -S openat -k noisy\n");
 
         var result = Service.Sync(Request(dir));
 
@@ -164,7 +164,8 @@ public sealed class SyncTests
         var error = Assert.Single(result.Diagnostics, d => d.Severity == DiagnosticSeverity.Error);
         Assert.Equal(Path.Combine(dir.Source, "20-bad.rules"), error.Path);
         Assert.Equal(3, error.LineNumber);
-        Assert.Contains(result.Diagnostics, d => d.Severity == DiagnosticSeverity.Warning && d.LineNumber == 1);
+        Assert.Equal(RuleDiagnosticCodes.StrayWord, error.Code);
+        Assert.Contains(result.Diagnostics, d => d.Severity == DiagnosticSeverity.Warning && d.LineNumber == 1 && d.Path!.EndsWith("30-noisy.rules")); // -S without -F arch
         Assert.Equal(new[] { "10-base.rules" }, dir.TargetFiles().Keys.ToArray());
         Assert.Equal("-D\n", dir.ReadTarget("10-base.rules"));
         Assert.Empty(new BackupStore(dir.State).List("rules"));
@@ -174,12 +175,13 @@ public sealed class SyncTests
     public void WarningsDoNotBlock()
     {
         using var dir = new SyncTestDirectory();
-        dir.WriteSource("30-noisy.rules", "-w /tmp -p wa\n");
+        dir.WriteSource("30-noisy.rules", "-a always,exit -S openat -k noisy\n");
 
         var result = Service.Sync(Request(dir));
 
         Assert.True(result.Changed);
-        Assert.Equal(DiagnosticSeverity.Warning, Assert.Single(result.Diagnostics).Severity);
+        Assert.Equal(RuleDiagnosticCodes.MissingArch, Assert.Single(result.Diagnostics, d => d.Severity == DiagnosticSeverity.Warning).Code);
+        Assert.DoesNotContain(result.Diagnostics, d => d.Severity == DiagnosticSeverity.Error);
     }
 
     [Fact]
