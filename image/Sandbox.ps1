@@ -296,9 +296,24 @@ function Save-NodeAuditState {
 function Restore-NodeAuditState {
     param([Parameter(Mandatory)] $State)
     if (-not $State.AuditdRunning -and (& pidof auditd)) { & service auditd stop *> $null }
-    & rm -rf /etc/audit
-    & cp -a $State.Backup /etc/audit
-    & rm -rf $State.Backup
+    # /etc/audit is replaced only by a complete copy of the backup, swapped in with renames, and the backup is
+    # deleted only after that: a failed copy (a full disk, a bad state object) leaves /etc/audit as it is.
+    $backup = [string]$State.Backup
+    if (-not ($backup -match 'aks-auditd-etc-audit-[0-9a-f]{32}$' -and (Test-Path -LiteralPath (Join-Path $backup 'auditd.conf') -PathType Leaf))) {
+        throw "Refusing to restore /etc/audit from '$backup': it is not a backup made by Save-NodeAuditState"
+    }
+    $suffix = [guid]::NewGuid().ToString('n')
+    $incoming = "/etc/audit.aks-auditd-restore-$suffix"
+    $outgoing = "/etc/audit.aks-auditd-old-$suffix"
+    & cp -a $backup $incoming
+    if ($LASTEXITCODE -ne 0) {
+        & rm -rf -- $incoming
+        throw "Could not copy $backup to $incoming; /etc/audit is left as it is and the backup is kept"
+    }
+    [System.IO.Directory]::Move('/etc/audit', $outgoing)
+    [System.IO.Directory]::Move($incoming, '/etc/audit')
+    & rm -rf -- $outgoing
+    & rm -rf -- $backup
     & auditctl -D *> $null
     # Never -e 2 or -f 2: only the values a test may restore.
     if ($State.Settings['enabled'] -in '0', '1') { & auditctl -e $State.Settings['enabled'] *> $null }
