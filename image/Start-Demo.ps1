@@ -184,7 +184,7 @@ try {
         Write-Note "restored: /etc/audit, the kernel's rules and settings, auditd $(if ($saved.AuditdRunning) { 'running' } else { 'stopped' })" -Color Green
     }
 
-    Write-Step ("Done in {0:0.0} s. Deploy it for real: docs/daemonset.md, 'Deploy from nothing'." -f $clock.Elapsed.TotalSeconds)
+    Write-Step ("Done in {0:0.0} s. Deploy it for real: README.md, 'Deploy from nothing'." -f $clock.Elapsed.TotalSeconds)
 }
 finally {
     if ($run -and -not $run.Process.HasExited) { $null = Stop-Entrypoint $run }

@@ -54,11 +54,11 @@ Describe 'image/Dockerfile' {
         $install | Should -Match 'tdnf install -y .*\bcoreutils\b'
     }
 
-    It 'sets the measured runtime settings, each one documented in docs/daemonset.md' {
+    It 'sets the measured runtime settings, each one documented in the README' {
         $environment = Get-DockerfileEnvironment
         $environment['DOTNET_gcServer'] | Should -Be '0'
         $environment['AA_LOG_FORMAT'] | Should -Be 'json'
-        $docs = Get-Content -Raw (Join-Path $RepoRoot 'docs/daemonset.md')
+        $docs = Get-Content -Raw (Join-Path $RepoRoot 'README.md')
         foreach ($name in $environment.Keys | Where-Object { $_ -like 'DOTNET_*' }) {
             $docs | Should -Match "\b$name=$([regex]::Escape($environment[$name]))" -Because "$name is a runtime setting and needs its measurement"
         }

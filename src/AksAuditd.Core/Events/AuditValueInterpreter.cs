@@ -40,7 +40,7 @@ internal enum FieldKind
     MmapFlags,
     ProcessTitle,
 
-    /// <summary>Kinds ausearch interprets that Get-AuditEvent shows as written (see docs/events.md).</summary>
+    /// <summary>Kinds ausearch interprets that Get-AuditEvent shows as written (README, "Faithful to ausearch").</summary>
     NotInterpreted,
 }
 
