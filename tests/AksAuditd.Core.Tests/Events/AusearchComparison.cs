@@ -97,8 +97,9 @@ internal static class AusearchComparison
         var problems = new List<string>();
 
         // A serial can name two events: a single-record type (LOGIN) completes at once, and the SYSCALL
-        // records with the same serial that follow make a second event. Match them in order.
-        var ours = actual.GroupBy(e => (e.Node, e.Serial)).ToDictionary(g => g.Key, g => new Queue<AuditEvent>(g));
+        // records with the same serial make a second event. The two tools may print such a pair in either
+        // order, so each of ausearch's events takes our event with the same record types, else the first left.
+        var ours = actual.GroupBy(e => (e.Node, e.Serial)).ToDictionary(g => g.Key, g => g.ToList());
         var theirs = expected.Select(e => (e.Node, e.Serial)).ToHashSet();
         foreach (var extra in ours.Keys.Where(k => !theirs.Contains(k)))
         {
@@ -107,11 +108,14 @@ internal static class AusearchComparison
 
         foreach (var reference in expected)
         {
-            if (!ours.TryGetValue((reference.Node, reference.Serial), out var candidates) || !candidates.TryDequeue(out var auditEvent))
+            if (!ours.TryGetValue((reference.Node, reference.Serial), out var candidates) || candidates.Count == 0)
             {
                 problems.Add($"event {reference.Serial} (node {reference.Node}) is missing from our output");
                 continue;
             }
+
+            var auditEvent = candidates.Find(c => c.Records.Reverse().Select(r => r.Type).SequenceEqual(reference.Records.Select(r => r.Type))) ?? candidates[0];
+            candidates.Remove(auditEvent);
 
             if (auditEvent.Timestamp != reference.Timestamp)
             {
