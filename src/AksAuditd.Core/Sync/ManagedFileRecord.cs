@@ -45,7 +45,7 @@ public sealed class ManagedFileRecord
 
         try
         {
-            var record = JsonSerializer.Deserialize<ManagedFileRecord>(fs.Read(path, 16 << 20))
+            var record = JsonSerializer.Deserialize(fs.Read(path, 16 << 20), SyncJson.Default.ManagedFileRecord)
                 ?? throw new JsonException("null record");
             return record;
         }
@@ -66,7 +66,7 @@ public sealed class ManagedFileRecord
         var directory = System.IO.Path.GetDirectoryName(path)!;
         fs.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var temporary = System.IO.Path.Combine(directory, $".{kind.StateName()}.json.{Guid.NewGuid():N}.tmp");
-        fs.WriteNew(temporary, JsonSerializer.SerializeToUtf8Bytes(this, JsonOptions.Indented), UnixFileMode.UserRead | UnixFileMode.UserWrite, NodeOwner.Unchanged, NodeOwner.Unchanged);
+        fs.WriteNew(temporary, JsonSerializer.SerializeToUtf8Bytes(this, SyncJson.Default.ManagedFileRecord), UnixFileMode.UserRead | UnixFileMode.UserWrite, NodeOwner.Unchanged, NodeOwner.Unchanged);
         fs.Rename(temporary, path);
         fs.SyncDirectory(directory);
     }
@@ -75,4 +75,15 @@ public sealed class ManagedFileRecord
 internal static class JsonOptions
 {
     public static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+}
+
+/// <summary>
+/// Serializers for the state files, generated at build time: a fresh process (the entrypoint's first poll, a
+/// cmdlet's first call) then reads and writes them without warming up reflection-based serialization.
+/// </summary>
+[JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSerializable(typeof(ManagedFileRecord))]
+[JsonSerializable(typeof(BackupGeneration))]
+internal sealed partial class SyncJson : JsonSerializerContext
+{
 }
