@@ -59,12 +59,29 @@ public sealed class ManagedFileRecord
     public IReadOnlySet<string> NamesFor(string target) =>
         Target == target || Target.Length == 0 ? new HashSet<string>(Files.Keys, StringComparer.Ordinal) : new HashSet<string>(StringComparer.Ordinal);
 
+    /// <summary>Deletes temporary records left by a save that was killed before its rename.</summary>
+    public static void RemoveLeftovers(string statePath, SyncKind kind, INodeFileSystem fs)
+    {
+        var directory = System.IO.Path.GetDirectoryName(PathFor(statePath, kind))!;
+        if (fs.Stat(directory).Type != NodeFileType.Directory)
+        {
+            return;
+        }
+
+        var prefix = $".{kind.StateName()}.json.";
+        foreach (var leftover in fs.List(directory).Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(".tmp", StringComparison.Ordinal)))
+        {
+            fs.Delete(System.IO.Path.Combine(directory, leftover));
+        }
+    }
+
     /// <summary>Writes the record atomically (temporary file, fsync, rename, fsync of the directory).</summary>
     public void Save(string statePath, SyncKind kind, INodeFileSystem fs)
     {
         var path = PathFor(statePath, kind);
         var directory = System.IO.Path.GetDirectoryName(path)!;
         fs.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        RemoveLeftovers(statePath, kind, fs);
         var temporary = System.IO.Path.Combine(directory, $".{kind.StateName()}.json.{Guid.NewGuid():N}.tmp");
         fs.WriteNew(temporary, JsonSerializer.SerializeToUtf8Bytes(this, SyncJson.Default.ManagedFileRecord), UnixFileMode.UserRead | UnixFileMode.UserWrite, NodeOwner.Unchanged, NodeOwner.Unchanged);
         fs.Rename(temporary, path);

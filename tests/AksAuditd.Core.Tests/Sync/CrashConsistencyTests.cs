@@ -105,6 +105,8 @@ public sealed class CrashConsistencyTests
             service.Sync(Request(to));
             Assert.True(SameFiles(Snapshot(dir.Target), Expected(versions[to], foreignName, foreignText)), $"kill {kill}: the next run did not converge");
             AssertBackupsIntact(dir.State);
+            Assert.Equal(new[] { "rules.json" }, Directory.EnumerateFiles(Path.Combine(dir.State, "managed")).Select(Path.GetFileName).ToArray());
+            Assert.Empty(Directory.EnumerateDirectories(Path.Combine(dir.State, "backup", "rules"), ".*"));
             var latest = new BackupStore(dir.State).Latest("rules")!;
             Assert.NotNull(latest.Completed);
             if (wasMidway || kill % 5 == 0)
