@@ -12,6 +12,7 @@
     FormatsToProcess     = @('AksAuditd.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-AksAuditdConfiguration'
+        'Get-AuditEvent'
         'Write-AksAuditdLog'
         'Get-AuditRuleDrift'
         'Sync-AuditRules'

@@ -7,7 +7,7 @@
     and again after a restart that failed). Every five minutes Get-AuditdStatus logs the kernel's counters.
     A failing iteration is logged with its cause and retried after a bounded backoff; the loop never exits on
     its own. A ConfigMap update (the kubelet swapping ..data) starts the next pass early. SIGTERM ends the loop
-    between two steps, exit 0. The configuration is read again on every pass.
+    between two steps, exit 0. The configuration is read again when its file changes.
     -Init (the init container): Install-Auditd, the first sync, Restart-Auditd -Mode Auto, then exit; only a
     failed installation fails it.
 
@@ -40,6 +40,7 @@ $ProgressPreference = 'SilentlyContinue'
 $WarningPreference = 'SilentlyContinue'
 $InformationPreference = 'SilentlyContinue'
 $VerbosePreference = 'SilentlyContinue'
+$script:heartbeatWarned = $false
 
 function Write-StartupFailure {
     # Before the module is loaded there is no Write-AksAuditdLog: the same JSON shape, by hand.
@@ -141,7 +142,18 @@ function Update-Heartbeat {
 function Read-Configuration {
     $configuration = Get-AksAuditdConfiguration -WarningAction SilentlyContinue -WarningVariable configurationWarnings
     foreach ($warning in $configurationWarnings) { Write-Log $warning.Message -Level warn -Field @{ file = $configuration.ConfigFile } }
+    $script:configurationStamp = Get-FileStamp $configuration.ConfigFile
     return $configuration
+}
+
+function Get-FileStamp {
+    # Length and time of the file a path resolves to: in a ConfigMap volume, config.yaml -> ..data/config.yaml,
+    # and the kubelet's update makes it a new file. The environment cannot change while the process runs.
+    param([string] $Path)
+    $file = [System.IO.FileInfo]::new($Path)
+    if ($file.LinkTarget) { $file = [System.IO.FileInfo]$file.ResolveLinkTarget($true) }
+    if (-not $file.Exists) { return 'missing' }
+    return "$($file.FullName)|$($file.Length)|$($file.LastWriteTimeUtc.Ticks)"
 }
 
 function Get-SourceStamp {
@@ -299,11 +311,14 @@ $failures = 0
 while (-not $stopping.IsSet) {
     $stamp = Get-SourceStamp $configuration
     try {
+        $stampNow = Get-FileStamp $configuration.ConfigFile
         try {
-            $configuration = Read-Configuration
+            if ($stampNow -ne $script:configurationStamp) { $configuration = Read-Configuration }
         }
         catch {
-            # A broken edit of the config ConfigMap must not stop a running node agent: keep the last good one.
+            # A broken edit of the config ConfigMap must not stop a running node agent: keep the last good one,
+            # and say so once per edit, not on every poll.
+            $script:configurationStamp = $stampNow
             Write-Log "Invalid configuration; keeping the previous one: $(Get-ErrorMessage $_)" -Level error -Field (Get-ErrorField $_ 'Get-AksAuditdConfiguration')
         }
         $succeeded = Sync-Node $configuration

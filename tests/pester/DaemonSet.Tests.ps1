@@ -117,6 +117,31 @@ Describe 'build.ps1 image-layout' {
 }
 
 Describe 'The default ConfigMaps' {
+    It 'auditd-rules passes Test-AuditRule on <_> nodes, without a single finding' -ForEach 'x86_64', 'aarch64' {
+        $manifest = Join-Path $RepoRoot 'kubernetes/auditd-rules.yaml'
+        @(Test-AuditRule -Path $manifest -Arch $_) | Should -BeNullOrEmpty
+        Test-AuditRule -Path $manifest -Arch $_ -Quiet | Should -BeTrue
+    }
+
+    It 'auditd-rules passes Test-AuditRule against this machine''s root (watched folders exist, names resolve)' {
+        @(Test-AuditRule -Path (Join-Path $RepoRoot 'kubernetes/auditd-rules.yaml') -HostRoot / | Where-Object { "$($_.Severity)" -eq 'Error' }) | Should -BeNullOrEmpty
+    }
+
+    It 'Test-AuditRule names a bad line of the ConfigMap by entry and line (the check above can fail)' {
+        $manifest = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-rules-$([guid]::NewGuid().ToString('n')).yaml"
+        try {
+            $text = (Get-Content -Raw (Join-Path $RepoRoot 'kubernetes/auditd-rules.yaml')) -replace '(?m)^(  zz-settings\.rules: \|)$', "  90-typo.rules: |`n    ## typo`n    -w etc/shadow -p wa -k typo`n`$1"
+            [System.IO.File]::WriteAllText($manifest, $text)
+            $errors = @(Test-AuditRule -Path $manifest | Where-Object { "$($_.Severity)" -eq 'Error' })
+            $errors.Count | Should -Be 1
+            $errors[0].Path | Should -BeLike '*`[90-typo.rules`]'
+            $errors[0].LineNumber | Should -Be 2
+        }
+        finally {
+            Remove-Item -LiteralPath $manifest -ErrorAction SilentlyContinue
+        }
+    }
+
     It 'audisp-plugins passes the plugin validation with the allow-list of aks-auditd-config' {
         $sandbox = New-SandboxNode
         try {
@@ -190,6 +215,38 @@ Describe 'The entrypoint from the image layout' {
         Get-Content -Raw $Run.Err | Should -BeNullOrEmpty
     }
 
+    It 'refuses a bad rule: the node keeps its last good set and a JSON error line names the file and line' {
+        $script:Run = Start-Entrypoint -Layout $Layout -Sandbox $Sandbox -Arguments '-NoRestart'
+        Wait-Until { (Get-RulesFiles $Sandbox.RulesDirectory).Contains('70-modules.rules') } | Should -Not -BeNullOrEmpty
+        $good = Get-RulesFiles $Sandbox.RulesDirectory
+
+        $configMap = Read-ConfigMapData (Join-Path $RepoRoot 'kubernetes/auditd-rules.yaml')
+        $bad = [ordered]@{} + $configMap
+        $bad['40-identity.rules'] = $configMap['40-identity.rules'] + "-w /etc/nsswitch.conf -p wa -k identity`n"
+        $bad['90-typo.rules'] = "## a watch with a relative path`n-w /etc/hosts -p wa -k hosts`n-w etc/shadow -p wa -k typo`n"
+        Write-ConfigMapVolume $Sandbox.RulesVolume $bad
+
+        Wait-Until { @(Get-EntrypointLog $Run | Where-Object { $_.level -eq 'error' -and "$($_.file)" -like '*/90-typo.rules' }).Count -gt 0 } -Timeout ([TimeSpan]::FromSeconds(30)) |
+            Should -Not -BeNullOrEmpty
+        $refusal = @(Get-EntrypointLog $Run | Where-Object { $_.level -eq 'error' -and "$($_.file)" -like '*/90-typo.rules' })[0]
+        $refusal.line | Should -Be 3
+        $refusal.file | Should -Be (Join-Path $Sandbox.RulesVolume '90-typo.rules')
+        $refusal.msg | Should -Match 'etc/shadow'
+        # The whole update is refused, not only the bad file: the node keeps exactly its last good set.
+        $now = Get-RulesFiles $Sandbox.RulesDirectory
+        ($now.Keys | Sort-Object) | Should -Be ($good.Keys | Sort-Object)
+        foreach ($name in $good.Keys) { $now[$name] | Should -BeExactly $good[$name] }
+        $Run.Process.HasExited | Should -BeFalse
+
+        # Fixed in the ConfigMap: the loop takes it without waiting out its backoff.
+        $bad['90-typo.rules'] = "## fixed`n-w /etc/hosts -p wa -k hosts`n-w /etc/shadow -p wa -k typo`n"
+        Write-ConfigMapVolume $Sandbox.RulesVolume $bad
+        Wait-Until { (Get-RulesFiles $Sandbox.RulesDirectory)['90-typo.rules'] -eq $bad['90-typo.rules'] } -Timeout ([TimeSpan]::FromSeconds(4)) | Should -Not -BeNullOrEmpty
+
+        (Stop-Entrypoint $Run).ExitCode | Should -Be 0
+        Get-Content -Raw $Run.Err | Should -BeNullOrEmpty
+    }
+
     It 'logs a failing iteration with its cause, backs off within bounds, and carries on' {
         $script:Run = Start-Entrypoint -Layout $Layout -Sandbox $Sandbox -Arguments '-NoRestart'
         Wait-Until { (Get-RulesFiles $Sandbox.RulesDirectory).Contains('70-modules.rules') } | Should -Not -BeNullOrEmpty
@@ -217,6 +274,22 @@ Describe 'The entrypoint from the image layout' {
         Wait-Until { (Get-RulesFiles $Sandbox.RulesDirectory).Contains('80-back.rules') } -Timeout ([TimeSpan]::FromSeconds(4)) | Should -Not -BeNullOrEmpty
 
         (Stop-Entrypoint $Run).ExitCode | Should -Be 0
+        Get-Content -Raw $Run.Err | Should -BeNullOrEmpty
+    }
+
+    It '-Init exits 1 with a fatal JSON line naming the cause when auditd cannot be installed' {
+        # The sandbox has no /etc/os-release: Install-Auditd cannot tell the distribution, the one init failure.
+        $script:Run = Start-Entrypoint -Layout $Layout -Sandbox $Sandbox -Arguments '-Init'
+
+        $Run.Process.WaitForExit(60000) | Should -BeTrue
+        $Run.Process.ExitCode | Should -Be 1
+        $log = @(Get-EntrypointLog $Run)
+        $log[0].msg | Should -Be 'aks-auditd starting'
+        $log[0].mode | Should -Be 'init'
+        $log[-1].level | Should -Be 'fatal'
+        $log[-1].msg | Should -Match '^Cannot install auditd on the node: .*os-release'
+        $log[-1].errorId | Should -Match '^UnsupportedDistribution'
+        (Get-RulesFiles $Sandbox.RulesDirectory).Keys | Should -Be @('audit.rules') -Because 'nothing is synced without auditd'
         Get-Content -Raw $Run.Err | Should -BeNullOrEmpty
     }
 

@@ -1,0 +1,340 @@
+<#
+.SYNOPSIS
+    A sandbox node and the image's entrypoint as a real process: for the demo, the tests and the benchmark
+    (dot-source this file).
+.DESCRIPTION
+    - A ConfigMap volume as the kubelet writes it. The kubelet's atomic writer keeps each version of the data
+      in its own folder and swaps one link:
+          <volume>/..2026_11_29_08_00_00.123456789/<key>    the files of one version
+          <volume>/..data -> ..2026_11_29_08_00_00.123456789
+          <volume>/<key>  -> ..data/<key>                    what a container sees
+      An update writes a new timestamped folder, points a temporary link at it and renames that link over
+      ..data (rename(2) is atomic: a reader sees the old set or the new one, never a mix), then adds and removes
+      the visible links and deletes the old folder. The entrypoint must cope with exactly this.
+    - A node's / in a temporary folder, with /etc/audit as the auditd package leaves it.
+    - image/Dockerfile read as data (final stage COPY, ENV, ENTRYPOINT), so the entrypoint runs from the image
+      layout with the image's settings, <Layout> standing for the image's /.
+    - The machine's audit state saved and restored around anything that loads rules into the real kernel, under
+      the machine-wide kernel test lock.
+#>
+
+$script:SandboxRepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '..')).Path
+
+function Read-ConfigMapData {
+    # The data of a ConfigMap manifest as key => text. Only the shapes our manifests use: keys under a
+    # top-level "data:" whose values are literal blocks (|, |-, |+) or single-line scalars; anything else
+    # fails loudly rather than being misread.
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [string] $Path)
+    $lines = [System.IO.File]::ReadAllLines($Path)
+    $data = [ordered]@{}
+    $start = [Array]::IndexOf($lines, 'data:')
+    if ($start -lt 0) { throw "$Path has no top-level 'data:' mapping" }
+    $i = $start + 1
+    while ($i -lt $lines.Count) {
+        $line = $lines[$i]
+        if ($line -match '^\S') { break }
+        if ($line -match '^\s*(#.*)?$') { $i++; continue }
+        if ($line -notmatch '^  (?<key>[A-Za-z0-9._-]+):\s*(?<value>.*)$') { throw "${Path}:$($i + 1): unexpected line in data: '$line'" }
+        $key = $Matches.key
+        $value = $Matches.value
+        $i++
+        if ($value -match '^\|(?<chomp>[-+]?)$') {
+            $chomp = $Matches.chomp
+            $block = [System.Collections.Generic.List[string]]::new()
+            while ($i -lt $lines.Count -and ($lines[$i] -match '^    ' -or $lines[$i] -match '^\s*$')) {
+                $block.Add($(if ($lines[$i].Length -ge 4) { $lines[$i].Substring(4) } else { '' }))
+                $i++
+            }
+            $text = ($block -join "`n")
+            switch ($chomp) {
+                '-' { $text = $text.TrimEnd("`n") }
+                '+' { $text = $text + "`n" }
+                default { $text = $text.TrimEnd("`n") + "`n" }
+            }
+            $data[$key] = $text
+        }
+        elseif ($value -match '^(?<q>["'']?)(?<text>.*)\k<q>$' -and $value -notmatch '^[>&*!%@`{\[]') {
+            $data[$key] = $Matches.text
+        }
+        else {
+            throw "${Path}:$($i): unsupported value for ${key}: '$value'"
+        }
+    }
+    return $data
+}
+
+function Write-ConfigMapVolume {
+    # Creates the volume, or updates it to exactly $Data the way the kubelet does.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)] [string] $Path,
+        [Parameter(Mandatory)] [System.Collections.IDictionary] $Data
+    )
+    New-Item -ItemType Directory -Force -Path $Path | Out-Null
+    $dataLink = Join-Path $Path '..data'
+    $previous = [System.IO.FileInfo]::new($dataLink).LinkTarget
+
+    # The kubelet names versions by time with nanoseconds; a counter suffix keeps two writes in one tick apart.
+    $now = [DateTime]::UtcNow
+    $version = '..' + $now.ToString('yyyy_MM_dd_HH_mm_ss.') + ($now.Ticks % 10000000).ToString('0000000') + '00'
+    while (Test-Path -LiteralPath (Join-Path $Path $version)) { $version += '1' }
+    $versionDir = New-Item -ItemType Directory -Path (Join-Path $Path $version)
+    foreach ($key in $Data.Keys) {
+        [System.IO.File]::WriteAllText((Join-Path $versionDir.FullName $key), [string]$Data[$key])
+    }
+
+    $temporary = Join-Path $Path '..data_tmp'
+    if ([System.IO.FileInfo]::new($temporary).LinkTarget) { [System.IO.File]::Delete($temporary) }
+    [System.IO.File]::CreateSymbolicLink($temporary, $version) | Out-Null
+    # rename(2) over the old link; .NET's File.Move refuses a link to a folder, mv -T does exactly the rename.
+    & mv -Tf $temporary $dataLink
+    if ($LASTEXITCODE -ne 0) { throw "mv -T $temporary $dataLink failed with exit code $LASTEXITCODE" }
+
+    foreach ($key in $Data.Keys) {
+        $visible = Join-Path $Path $key
+        if (-not [System.IO.FileInfo]::new($visible).LinkTarget) {
+            [System.IO.File]::CreateSymbolicLink($visible, "..data/$key") | Out-Null
+        }
+    }
+    foreach ($entry in [System.IO.Directory]::GetFileSystemEntries($Path)) {
+        $name = [System.IO.Path]::GetFileName($entry)
+        if (-not $name.StartsWith('..') -and -not $Data.Contains($name)) { [System.IO.File]::Delete($entry) }
+    }
+    if ($previous) { Remove-Item -LiteralPath (Join-Path $Path $previous) -Recurse -Force }
+}
+
+function Read-Dockerfile {
+    # Instructions of image/Dockerfile as objects (continuation lines joined, comments dropped), each with its stage.
+    param([string] $Path = (Join-Path $SandboxRepoRoot 'image/Dockerfile'))
+    $instructions = [System.Collections.Generic.List[object]]::new()
+    $stage = -1
+    $pending = ''
+    foreach ($line in [System.IO.File]::ReadAllLines($Path)) {
+        if ($line -match '^\s*#') { continue }
+        if ($line -match '\\\s*$') { $pending += ($line -replace '\\\s*$', ' '); continue }
+        $full = ($pending + $line).Trim()
+        $pending = ''
+        if (-not $full) { continue }
+        $keyword, $rest = $full -split '\s+', 2
+        $keyword = $keyword.ToUpperInvariant()
+        if ($keyword -eq 'FROM') { $stage++ }
+        $instructions.Add([pscustomobject]@{ Stage = $stage; Keyword = $keyword; Arguments = "$rest" })
+    }
+    $last = ($instructions | Measure-Object Stage -Maximum).Maximum
+    foreach ($instruction in $instructions) { $instruction | Add-Member IsFinalStage ($instruction.Stage -eq $last) }
+    return $instructions
+}
+
+function Get-DockerfileEnvironment {
+    # ENV of the final stage (KEY=value pairs), as the container's process sees them.
+    $environment = [ordered]@{}
+    foreach ($instruction in Read-Dockerfile | Where-Object { $_.IsFinalStage -and $_.Keyword -eq 'ENV' }) {
+        foreach ($pair in $instruction.Arguments -split '\s+' | Where-Object { $_ }) {
+            $name, $value = $pair -split '=', 2
+            $environment[$name] = $value
+        }
+    }
+    return $environment
+}
+
+function Get-DockerfileEntrypoint {
+    $entrypoint = Read-Dockerfile | Where-Object { $_.IsFinalStage -and $_.Keyword -eq 'ENTRYPOINT' }
+    return @($entrypoint.Arguments | ConvertFrom-Json)
+}
+
+function New-SandboxNode {
+    # A node's / in a temporary folder: /etc/audit as the auditd package leaves it on Ubuntu (rules.d/audit.rules
+    # with the package's settings, plugins.d/syslog.conf switched off), and the ConfigMap volumes the kubelet
+    # would mount, built from kubernetes/. Needs nothing installed: the demo runs on a laptop.
+    $root = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-node-$([guid]::NewGuid().ToString('n'))"
+    $node = Join-Path $root 'node'
+    # The folders of an AKS Ubuntu node that rules name: the sync checks a watch's parent folder on the node, as
+    # the kernel does when it loads the rule. /bin, /sbin and /lib are links into /usr (merged /usr).
+    $folders = 'etc/audit/rules.d', 'etc/audit/plugins.d', 'etc/security', 'etc/ssh', 'etc/pam.d', 'etc/kubernetes',
+        'usr/bin', 'usr/sbin', 'usr/lib', 'usr/local/bin', 'var/log/audit', 'var/lib', 'tmp', 'run'
+    foreach ($dir in $folders) { New-Item -ItemType Directory -Force (Join-Path $node $dir) | Out-Null }
+    foreach ($link in 'bin', 'sbin', 'lib') { [System.IO.Directory]::CreateSymbolicLink((Join-Path $node $link), "usr/$link") | Out-Null }
+    [System.IO.File]::WriteAllText((Join-Path $node 'etc/audit/rules.d/audit.rules'),
+        "## rules.d/audit.rules as the auditd package installs it`n-D`n-b 8192`n--backlog_wait_time 60000`n-f 1`n")
+    [System.IO.File]::WriteAllText((Join-Path $node 'etc/audit/plugins.d/syslog.conf'),
+        "active = no`ndirection = out`npath = /sbin/audisp-syslog`ntype = always`nargs = LOG_INFO`nformat = string`n")
+    New-Item -ItemType Directory -Force (Join-Path $root 'run') | Out-Null
+    $sandbox = [pscustomobject]@{
+        Root = $root
+        Node = $node
+        RulesVolume = Join-Path $root 'auditd-rules'
+        PluginsVolume = Join-Path $root 'audisp-plugins'
+        RulesDirectory = Join-Path $node 'etc/audit/rules.d'
+        PluginsDirectory = Join-Path $node 'etc/audit/plugins.d'
+        StateDirectory = Join-Path $node 'var/lib/aks-auditd'
+        Heartbeat = Join-Path $root 'run/heartbeat'
+    }
+    Write-ConfigMapVolume $sandbox.RulesVolume (Read-ConfigMapData (Join-Path $SandboxRepoRoot 'kubernetes/auditd-rules.yaml'))
+    Write-ConfigMapVolume $sandbox.PluginsVolume (Read-ConfigMapData (Join-Path $SandboxRepoRoot 'kubernetes/audisp-plugins.yaml'))
+    return $sandbox
+}
+
+function Start-Entrypoint {
+    # The image's ENTRYPOINT from the layout, with the image's ENV, <Layout> standing for the image's / and the
+    # sandbox's folders for the node and the ConfigMap mounts. stdout and stderr go to files (Out, Err) the caller reads.
+    param(
+        [Parameter(Mandatory)] [string] $Layout,
+        [Parameter(Mandatory)] $Sandbox,
+        [string[]] $Arguments = @(),
+        [hashtable] $Environment = @{}
+    )
+    $entrypoint = Get-DockerfileEntrypoint
+    $start = [System.Diagnostics.ProcessStartInfo]::new('/bin/sh')
+    $command = @($entrypoint | ForEach-Object { if ($_.StartsWith('/')) { Join-Path $Layout $_.TrimStart('/') } else { $_ } }) + $Arguments
+    $out = Join-Path $Sandbox.Root 'stdout.log'
+    $err = Join-Path $Sandbox.Root 'stderr.log'
+    # exec: the process the caller signals is pwsh itself, as in the container.
+    $start.ArgumentList.Add('-c')
+    $start.ArgumentList.Add('exec "$@" >"$AKS_AUDITD_STDOUT" 2>"$AKS_AUDITD_STDERR"')
+    $start.ArgumentList.Add('entrypoint')
+    foreach ($word in $command) { $start.ArgumentList.Add($word) }
+    foreach ($name in @($start.Environment.Keys)) {
+        if ($name -like 'AA_*' -or $name -eq 'PSModulePath' -or $name -like 'DOTNET_*' -or $name -like 'POWERSHELL_*') { $start.Environment.Remove($name) | Out-Null }
+    }
+    foreach ($entry in (Get-DockerfileEnvironment).GetEnumerator()) { $start.Environment[$entry.Key] = $entry.Value }
+    $settings = @{
+        AKS_AUDITD_STDOUT = $out
+        AKS_AUDITD_STDERR = $err
+        PSModulePath = Join-Path $Layout 'usr/local/share/powershell/Modules'
+        AA_CONFIG_FILE = Join-Path $Layout 'etc/aks-auditd/config.yaml'
+        AA_HOST_ROOT = $Sandbox.Node
+        AA_RULES_SOURCE = $Sandbox.RulesVolume
+        AA_PLUGINS_SOURCE = $Sandbox.PluginsVolume
+        AA_HEARTBEAT_FILE = $Sandbox.Heartbeat
+        AA_POLL_INTERVAL = '1s'
+    }
+    foreach ($entry in $Environment.GetEnumerator()) { $settings[$entry.Key] = $entry.Value }
+    foreach ($entry in $settings.GetEnumerator()) { $start.Environment[$entry.Key] = [string]$entry.Value }
+    $process = [System.Diagnostics.Process]::Start($start)
+    return [pscustomobject]@{ Process = $process; Out = $out; Err = $err; Started = [DateTime]::UtcNow }
+}
+
+function Get-EntrypointLog {
+    # stdout as parsed JSON objects; a line that is not a JSON object fails the test that reads it.
+    param([Parameter(Mandatory)] $Run)
+    if (-not (Test-Path -LiteralPath $Run.Out)) { return @() }
+    $lines = [System.IO.File]::ReadAllLines($Run.Out)
+    foreach ($line in $lines) {
+        if (-not $line) { continue }
+        try { $entry = $line | ConvertFrom-Json -ErrorAction Stop }
+        catch { throw "stdout line is not JSON: $line" }
+        if ($entry -isnot [System.Management.Automation.PSCustomObject]) { throw "stdout line is not a JSON object: $line" }
+        $entry
+    }
+}
+
+function Stop-Entrypoint {
+    # SIGTERM, as the kubelet sends on pod deletion; returns the exit code and how long the exit took.
+    param([Parameter(Mandatory)] $Run, [TimeSpan] $Timeout = [TimeSpan]::FromSeconds(5))
+    if ($Run.Process.HasExited) { return [pscustomobject]@{ ExitCode = $Run.Process.ExitCode; Elapsed = [TimeSpan]::Zero; Exited = $true } }
+    $watch = [System.Diagnostics.Stopwatch]::StartNew()
+    & kill -TERM $Run.Process.Id
+    $exited = $Run.Process.WaitForExit([int]$Timeout.TotalMilliseconds)
+    $elapsed = $watch.Elapsed
+    if (-not $exited) {
+        $Run.Process.Kill()
+        $Run.Process.WaitForExit()
+    }
+    return [pscustomobject]@{ ExitCode = $Run.Process.ExitCode; Elapsed = $elapsed; Exited = $exited }
+}
+
+function Get-RulesFiles {
+    # name => content of the *.rules files in a folder.
+    param([string] $Path)
+    $files = [ordered]@{}
+    foreach ($file in Get-ChildItem -LiteralPath $Path -Filter '*.rules' -File | Sort-Object Name) {
+        $files[$file.Name] = [System.IO.File]::ReadAllText($file.FullName)
+    }
+    return $files
+}
+
+function Enter-KernelTestLock {
+    # The machine-wide lock of tests/Shared/KernelTestLock.cs: .NET opens a FileShare.None file with flock(LOCK_EX).
+    param([TimeSpan] $Timeout = [TimeSpan]::FromMinutes(10))
+    $deadline = [DateTime]::UtcNow + $Timeout
+    while ($true) {
+        try {
+            return [System.IO.FileStream]::new('/run/aks-auditd-tests.kernel.lock', 'OpenOrCreate', 'ReadWrite', 'None')
+        }
+        catch [System.IO.IOException] {
+            if ([DateTime]::UtcNow -ge $deadline) { throw }
+            Start-Sleep -Milliseconds 200
+        }
+    }
+}
+
+function Get-KernelAuditSettings {
+    # auditctl -s as name => value.
+    $settings = @{}
+    foreach ($line in & auditctl -s) {
+        $name, $value = "$line" -split ' ', 2
+        if ($value) { $settings[$name] = $value.Trim() }
+    }
+    return $settings
+}
+
+function Save-NodeAuditState {
+    # What a test that loads rules through the real /etc/audit must put back: the files, the kernel's settings
+    # and rules, and whether auditd was running.
+    $backup = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-etc-audit-$([guid]::NewGuid().ToString('n'))"
+    & cp -a /etc/audit $backup
+    if ($LASTEXITCODE -ne 0) { throw 'cannot back up /etc/audit' }
+    return [pscustomobject]@{
+        Backup = $backup
+        Settings = Get-KernelAuditSettings
+        Rules = @(& auditctl -l)
+        AuditdRunning = [bool](& pidof auditd)
+    }
+}
+
+function Restore-NodeAuditState {
+    param([Parameter(Mandatory)] $State)
+    if (-not $State.AuditdRunning -and (& pidof auditd)) { & service auditd stop *> $null }
+    # /etc/audit is replaced only by a complete copy of the backup, swapped in with renames, and the backup is
+    # deleted only after that: a failed copy (a full disk, a bad state object) leaves /etc/audit as it is.
+    $backup = [string]$State.Backup
+    if (-not ($backup -match 'aks-auditd-etc-audit-[0-9a-f]{32}$' -and (Test-Path -LiteralPath (Join-Path $backup 'auditd.conf') -PathType Leaf))) {
+        throw "Refusing to restore /etc/audit from '$backup': it is not a backup made by Save-NodeAuditState"
+    }
+    $suffix = [guid]::NewGuid().ToString('n')
+    $incoming = "/etc/audit.aks-auditd-restore-$suffix"
+    $outgoing = "/etc/audit.aks-auditd-old-$suffix"
+    & cp -a $backup $incoming
+    if ($LASTEXITCODE -ne 0) {
+        & rm -rf -- $incoming
+        throw "Could not copy $backup to $incoming; /etc/audit is left as it is and the backup is kept"
+    }
+    [System.IO.Directory]::Move('/etc/audit', $outgoing)
+    [System.IO.Directory]::Move($incoming, '/etc/audit')
+    & rm -rf -- $outgoing
+    & rm -rf -- $backup
+    & auditctl -D *> $null
+    # Never -e 2 or -f 2: only the values a test may restore.
+    if ($State.Settings['enabled'] -in '0', '1') { & auditctl -e $State.Settings['enabled'] *> $null }
+    if ($State.Settings['failure'] -in '0', '1') { & auditctl -f $State.Settings['failure'] *> $null }
+    & auditctl -b $State.Settings['backlog_limit'] *> $null
+    & auditctl --backlog_wait_time $State.Settings['backlog_wait_time'] *> $null
+    if ($State.Rules.Count -gt 0 -and $State.Rules[0] -ne 'No rules') {
+        $file = [System.IO.Path]::GetTempFileName()
+        [System.IO.File]::WriteAllLines($file, [string[]]$State.Rules)
+        & auditctl -R $file *> $null
+        Remove-Item $file
+    }
+}
+
+function Wait-Until {
+    # Polls a condition until it holds or the timeout passes; returns the elapsed time, or $null on timeout.
+    param([Parameter(Mandatory)] [scriptblock] $Condition, [TimeSpan] $Timeout = [TimeSpan]::FromSeconds(60))
+    $watch = [System.Diagnostics.Stopwatch]::StartNew()
+    while ($watch.Elapsed -lt $Timeout) {
+        if (& $Condition) { return $watch.Elapsed }
+        Start-Sleep -Milliseconds 100
+    }
+    return $null
+}

@@ -1,0 +1,267 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace AksAuditd.Core.Events;
+
+/// <summary>
+/// One line of audit.log. Keeps the line's bytes and splits them into fields only when asked, and interprets
+/// a field (uid to name, syscall number to name...) only when its <see cref="AuditField.Interpreted"/> is read.
+/// </summary>
+public sealed class AuditRecord
+{
+    private readonly byte[] _line;
+    private readonly int _bodyStart;
+    private readonly int _bodyEnd;
+    private readonly AuditValueInterpreter _interpreter;
+    private FieldSlice[]? _slices;
+    private FieldSlice[]? _enrichment;
+    private AuditField[]? _fields;
+    private string? _text;
+    private SyscallContext? _syscall;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal AuditRecord(byte[] line, in AuditRecordHeader header, RecordType type, string? node, string file, long lineNumber, AuditValueInterpreter interpreter)
+    {
+        _line = line;
+        _bodyStart = header.BodyStart;
+        _bodyEnd = header.BodyEnd;
+        _interpreter = interpreter;
+        Type = type.Name;
+        TypeNumber = type.Number;
+        Node = node;
+        Seconds = header.Seconds;
+        Milliseconds = header.Milliseconds;
+        Serial = header.Serial;
+        IsEnriched = header.IsEnriched;
+        File = file;
+        LineNumber = lineNumber;
+    }
+
+    /// <summary>The record type as written (SYSCALL, PATH, USER_LOGIN, or UNKNOWN[1334] for types auditd did not know).</summary>
+    public string Type { get; }
+
+    /// <summary>The record type number (1300 for SYSCALL), or -1 when the name is not one libaudit 3.0.9 knows.</summary>
+    public int TypeNumber { get; }
+
+    /// <summary>The node= prefix auditd adds when name_format is set; null when absent.</summary>
+    public string? Node { get; }
+
+    public DateTime Timestamp => DateTime.UnixEpoch.AddSeconds(Seconds).AddMilliseconds(Milliseconds);
+
+    public long Serial { get; }
+
+    /// <summary>True when auditd wrote the names it resolved after the record (log_format = ENRICHED).</summary>
+    public bool IsEnriched { get; }
+
+    /// <summary>The log file the line was read from.</summary>
+    public string File { get; }
+
+    /// <summary>The line number in <see cref="File"/>, from 1.</summary>
+    public long LineNumber { get; }
+
+    internal long Seconds { get; }
+
+    internal int Milliseconds { get; }
+
+    /// <summary>The line exactly as auditd wrote it (an ENRICHED line keeps its 0x1D separator).</summary>
+    public string Text => _text ??= Encoding.UTF8.GetString(_line);
+
+    /// <summary>Every name=value pair of the record, in order; the enriched names are not fields of their own.</summary>
+    public IReadOnlyList<AuditField> Fields
+    {
+        get
+        {
+            if (_fields is null)
+            {
+                var slices = Slices;
+                var fields = new AuditField[slices.Length];
+                for (var i = 0; i < slices.Length; i++)
+                {
+                    fields[i] = new AuditField(this, i);
+                }
+
+                _fields = fields;
+            }
+
+            return _fields;
+        }
+    }
+
+    /// <summary>The value of the first field with this name as written in the log (quotes and hex kept), or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public string? GetRaw(string name)
+    {
+        var index = IndexOf(name);
+        return index < 0 ? null : RawValue(index);
+    }
+
+    /// <summary>The value of the first field with this name as <c>ausearch -i</c> shows it, or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public string? GetInterpreted(string name)
+    {
+        var index = IndexOf(name);
+        return index < 0 ? null : Interpret(index);
+    }
+
+    /// <summary>The record as <c>ausearch -i</c> prints it, with the time stamp in UTC.</summary>
+    public override string ToString()
+    {
+        var builder = new StringBuilder(_line.Length + 32);
+        if (Node is not null)
+        {
+            builder.Append("node=").Append(Node).Append(' ');
+        }
+
+        builder.Append("type=").Append(Type).Append(" msg=audit(")
+            .Append(Timestamp.ToString("yyyy-MM-dd HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture))
+            .Append(':').Append(Serial).Append(") :");
+        foreach (var field in Fields)
+        {
+            builder.Append(' ').Append(field.Name).Append('=').Append(field.Interpreted);
+        }
+
+        return builder.ToString();
+    }
+
+    internal ReadOnlySpan<byte> Line => _line;
+
+    internal FieldSlice[] Slices => _slices ??= AuditFieldParser.Parse(_line, _bodyStart, _bodyEnd);
+
+    /// <summary>The enriched NAME=value pairs after the 0x1D separator (names upper case), or an empty array.</summary>
+    internal FieldSlice[] Enrichment => _enrichment ??= IsEnriched
+        ? AuditFieldParser.Parse(_line, _bodyEnd + 1, _line.Length)
+        : [];
+
+    internal AuditValueInterpreter Interpreter => _interpreter;
+
+    internal SyscallContext Syscall => _syscall ??= _interpreter.CreateSyscallContext(this);
+
+    internal ReadOnlySpan<byte> NameSpan(int index)
+    {
+        var slice = Slices[index];
+        return _line.AsSpan(slice.NameStart, slice.NameLength);
+    }
+
+    internal ReadOnlySpan<byte> ValueSpan(int index)
+    {
+        var slice = Slices[index];
+        return _line.AsSpan(slice.ValueStart, slice.ValueLength);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal string NameOf(int index) => FieldNames.Get(NameSpan(index));
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal string RawValue(int index) => Encoding.UTF8.GetString(ValueSpan(index));
+
+    internal string Interpret(int index) => Interpret(index, NameOf(index));
+
+    internal string Interpret(int index, string name) => _interpreter.Interpret(this, index, name) ?? RawValue(index);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal int IndexOf(string name)
+    {
+        var slices = Slices;
+        for (var i = 0; i < slices.Length; i++)
+        {
+            if (slices[i].NameLength == name.Length && Ascii.Equals(_line.AsSpan(slices[i].NameStart, slices[i].NameLength), name))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal int IndexOf(ReadOnlySpan<byte> name)
+    {
+        var slices = Slices;
+        for (var i = 0; i < slices.Length; i++)
+        {
+            if (slices[i].NameLength == name.Length && _line.AsSpan(slices[i].NameStart, slices[i].NameLength).SequenceEqual(name))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>The enriched value for a field name (compared ignoring case, as auditd writes them upper case).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal bool TryGetEnriched(ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
+    {
+        foreach (var slice in Enrichment)
+        {
+            if (slice.NameLength == name.Length && Ascii.EqualsIgnoreCase(_line.AsSpan(slice.NameStart, slice.NameLength), name))
+            {
+                value = _line.AsSpan(slice.ValueStart, slice.ValueLength);
+                return true;
+            }
+        }
+
+        value = default;
+        return false;
+    }
+}
+
+/// <summary>One name=value pair of a record: as written in the log, and as <c>ausearch -i</c> shows it.</summary>
+public sealed class AuditField
+{
+    private readonly AuditRecord _record;
+    private readonly int _index;
+    private string? _name;
+    private string? _raw;
+    private string? _interpreted;
+
+    internal AuditField(AuditRecord record, int index)
+    {
+        _record = record;
+        _index = index;
+    }
+
+    public string Name => _name ??= _record.NameOf(_index);
+
+    /// <summary>The value as written: "quoted", hex-encoded, or a number.</summary>
+    public string Raw => _raw ??= _record.RawValue(_index);
+
+    /// <summary>The value as <c>ausearch -i</c> shows it: names for ids, syscalls and flags, decoded strings.</summary>
+    public string Interpreted => _interpreted ??= _record.Interpreter.Interpret(_record, _index, Name) ?? Raw;
+
+    public override string ToString() => $"{Name}={Interpreted}";
+}
+
+/// <summary>Field names repeat on every line; one string per distinct name keeps them from being allocated per record.</summary>
+internal static class FieldNames
+{
+    [ThreadStatic]
+    private static Dictionary<int, string[]>? _byHash;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static string Get(ReadOnlySpan<byte> name)
+    {
+        var byHash = _byHash ??= new Dictionary<int, string[]>();
+        var hasher = new HashCode();
+        hasher.AddBytes(name);
+        var hash = hasher.ToHashCode();
+        if (byHash.TryGetValue(hash, out var candidates))
+        {
+            foreach (var candidate in candidates)
+            {
+                if (Ascii.Equals(name, candidate))
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        var created = Encoding.UTF8.GetString(name);
+        if (byHash.Count < 4096)
+        {
+            byHash[hash] = candidates is null ? [created] : [.. candidates, created];
+        }
+
+        return created;
+    }
+}

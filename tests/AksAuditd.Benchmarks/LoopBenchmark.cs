@@ -1,0 +1,300 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace AksAuditd.Benchmarks;
+
+/// <summary>
+/// The DaemonSet's steady state: the entrypoint loop from the image layout at a 1 s poll over a ConfigMap of 100
+/// rule files, next to a bare pwsh that only sleeps 1 s and touches a file, both measured in the same run.
+/// Both run with the image's runtime settings (the Dockerfile's ENV) and again with the runtime's defaults, so
+/// the effect of the settings is measured too. Reports steady-state RSS and CPU per idle poll and how much the
+/// loop adds (target: at most 20 MB and 5 ms). AKSAUDITD_BENCH_LOOP_SECONDS sets the duration (default 300, at least 90).
+/// </summary>
+public sealed class LoopBenchmark : IBenchmark
+{
+    private const int RuleFiles = 100;
+
+    public string Name => "loop";
+
+    public void Run(BenchmarkContext context)
+    {
+        var seconds = int.TryParse(Environment.GetEnvironmentVariable("AKSAUDITD_BENCH_LOOP_SECONDS"), out var s) && s >= 90 ? s : 300;
+        // Steady state: after the first syncs and the JIT's tiering (which runs on a background thread for the
+        // first minute or so of a 1 s loop) have settled.
+        var warmUp = Math.Max(60, seconds / 4);
+        var work = Directory.CreateTempSubdirectory("aks-auditd-bench-loop-");
+        var processes = new List<Measured>();
+        try
+        {
+            var psHome = Capture(context.RepositoryRoot, "dotnet", "pwsh", "-NoProfile", "-NonInteractive", "-Command", "$PSHOME").Trim();
+            var pwsh = Path.Combine(psHome, "pwsh");
+            var layout = Path.Combine(work.FullName, "layout");
+            var setup = Path.Combine(work.FullName, "setup.ps1");
+            File.WriteAllText(setup, SetupScript);
+            Capture(context.RepositoryRoot, pwsh, "-NoProfile", "-NonInteractive", "-File", setup,
+                "-RepositoryRoot", context.RepositoryRoot, "-ModulePath", context.ModulePath, "-Work", work.FullName, "-Count", RuleFiles.ToString(CultureInfo.InvariantCulture));
+
+            var imageSettings = DockerfileEnvironment(Path.Combine(context.RepositoryRoot, "image", "Dockerfile"));
+            var launcher = Path.Combine(layout, "usr", "local", "bin", "pwsh");
+            var entrypoint = Path.Combine(layout, "app", "entrypoint.ps1");
+            foreach (var (variant, settings) in new[] { ("image settings", imageSettings), ("runtime defaults", OnlyNonRuntime(imageSettings)) })
+            {
+                var tag = variant == "image settings" ? "image" : "defaults";
+                var idle = Path.Combine(work.FullName, $"idle-{tag}.ps1");
+                File.WriteAllText(idle, $"while ($true) {{ [System.IO.File]::WriteAllText('{Path.Combine(work.FullName, $"idle-{tag}.heartbeat")}', ''); Start-Sleep -Milliseconds 1000 }}\n");
+                processes.Add(Measured.Start($"bare pwsh ({variant})", work.FullName, settings, new Dictionary<string, string>(), launcher, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", idle));
+                processes.Add(Measured.Start($"loop ({variant})", work.FullName, settings, LoopEnvironment(work.FullName, layout, tag), launcher, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", entrypoint, "-NoRestart"));
+            }
+
+            context.Report($"loop: {RuleFiles} rule files, 1 s poll, {seconds} s ({warmUp} s warm-up), pwsh {psHome}");
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(seconds))
+            {
+                Thread.Sleep(1000);
+                var steady = clock.Elapsed >= TimeSpan.FromSeconds(warmUp);
+                foreach (var process in processes)
+                {
+                    process.Sample(steady);
+                }
+            }
+
+            foreach (var process in processes)
+            {
+                context.Report(process.Summary());
+                if (process.ErrorLines > 0)
+                {
+                    var first = File.ReadLines(process.Log).Where(l => l.Contains("\"level\":\"error\"", StringComparison.Ordinal)).Take(3);
+                    throw new InvalidOperationException($"{process.Name} logged {process.ErrorLines} errors, so this measured its failure path, not an idle loop:\n{string.Join('\n', first)}");
+                }
+            }
+
+            foreach (var variant in new[] { "image settings", "runtime defaults" })
+            {
+                var bare = processes.Single(p => p.Name == $"bare pwsh ({variant})");
+                var loop = processes.Single(p => p.Name == $"loop ({variant})");
+                var rss = loop.MedianRssMb - bare.MedianRssMb;
+                var cpu = loop.CpuMsPerSecond - bare.CpuMsPerSecond;
+                context.Report(string.Create(CultureInfo.InvariantCulture,
+                    $"loop adds ({variant}): {rss:+0.0;-0.0} MB RSS (x{loop.MedianRssMb / bare.MedianRssMb:0.00} of bare pwsh), {cpu:+0.00;-0.00} ms CPU per idle poll (x{loop.CpuMsPerSecond / Math.Max(0.01, bare.CpuMsPerSecond):0.0}); target <= 20 MB and <= 5 ms: {(rss <= 20 && cpu <= 5 ? "met" : "NOT met")}"));
+            }
+
+            var withSettings = processes.Single(p => p.Name == "loop (image settings)");
+            var withDefaults = processes.Single(p => p.Name == "loop (runtime defaults)");
+            context.Report(string.Create(CultureInfo.InvariantCulture,
+                $"image settings vs runtime defaults (loop): RSS x{withSettings.MedianRssMb / withDefaults.MedianRssMb:0.00}, CPU per poll x{withSettings.CpuMsPerSecond / Math.Max(0.01, withDefaults.CpuMsPerSecond):0.00}, startup CPU x{withSettings.StartupCpuMs / Math.Max(1, withDefaults.StartupCpuMs):0.00}"));
+        }
+        finally
+        {
+            foreach (var process in processes)
+            {
+                process.Dispose();
+            }
+
+            work.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>The sandbox: the image layout (PowerShell linked), a node with /etc/audit, and kubelet-style ConfigMap volumes.</summary>
+    private const string SetupScript = """
+        param([string] $RepositoryRoot, [string] $ModulePath, [string] $Work, [int] $Count)
+        $ErrorActionPreference = 'Stop'
+        $null = & (Join-Path $RepositoryRoot 'image/New-ImageLayout.ps1') -ModulePath $ModulePath -Destination (Join-Path $Work 'layout') -LinkPowerShell
+        . (Join-Path $RepositoryRoot 'image/Sandbox.ps1')
+        $baseline = @((Read-ConfigMapData (Join-Path $RepositoryRoot 'kubernetes/auditd-rules.yaml')).Values -split "`n" | Where-Object { $_ -match '^-[aw] ' })
+        foreach ($tag in 'image', 'defaults') {
+            # A node with the folders the rules watch (the sync checks them), and the kubelet's volumes.
+            $sandbox = New-SandboxNode
+            $rules = [ordered]@{}
+            for ($i = 1; $i -le $Count; $i++) {
+                # Five real rules per file, taken round the default ConfigMap, with a key of their own.
+                $lines = 0..4 | ForEach-Object { ($baseline[(($i * 5) + $_) % $baseline.Count] -replace '\s*-k \S+$', '') + " -k bench$i" }
+                $rules[('{0:000}-bench.rules' -f $i)] = ($lines -join "`n") + "`n"
+            }
+            Write-ConfigMapVolume $sandbox.RulesVolume $rules
+            Move-Item -LiteralPath $sandbox.Node -Destination (Join-Path $Work "node-$tag")
+            Move-Item -LiteralPath $sandbox.RulesVolume -Destination (Join-Path $Work "rules-$tag")
+            Move-Item -LiteralPath $sandbox.PluginsVolume -Destination (Join-Path $Work "plugins-$tag")
+            Remove-Item -LiteralPath $sandbox.Root -Recurse -Force
+        }
+        """;
+
+    private static Dictionary<string, string> LoopEnvironment(string work, string layout, string tag) => new()
+    {
+        ["PSModulePath"] = Path.Combine(layout, "usr", "local", "share", "powershell", "Modules"),
+        ["AA_CONFIG_FILE"] = Path.Combine(layout, "etc", "aks-auditd", "config.yaml"),
+        ["AA_HOST_ROOT"] = Path.Combine(work, $"node-{tag}"),
+        ["AA_RULES_SOURCE"] = Path.Combine(work, $"rules-{tag}"),
+        ["AA_PLUGINS_SOURCE"] = Path.Combine(work, $"plugins-{tag}"),
+        ["AA_HEARTBEAT_FILE"] = Path.Combine(work, $"heartbeat-{tag}"),
+        ["AA_POLL_INTERVAL"] = "1s",
+    };
+
+    /// <summary>The ENV of the Dockerfile's final stage.</summary>
+    private static Dictionary<string, string> DockerfileEnvironment(string dockerfile)
+    {
+        var text = File.ReadAllText(dockerfile).Replace("\\\n", " ", StringComparison.Ordinal);
+        var lines = text.Split('\n');
+        var final = Array.FindLastIndex(lines, l => l.StartsWith("FROM ", StringComparison.Ordinal));
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in lines.Skip(final).Where(l => l.StartsWith("ENV ", StringComparison.Ordinal)))
+        {
+            foreach (var pair in line[4..].Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var equals = pair.IndexOf('=', StringComparison.Ordinal);
+                environment[pair[..equals]] = pair[(equals + 1)..];
+            }
+        }
+
+        return environment;
+    }
+
+    private static Dictionary<string, string> OnlyNonRuntime(Dictionary<string, string> settings) =>
+        settings.Where(p => !p.Key.StartsWith("DOTNET_", StringComparison.Ordinal) || p.Key == "DOTNET_NOLOGO").ToDictionary(p => p.Key, p => p.Value);
+
+    private static string Capture(string directory, string program, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(program) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed ({process.ExitCode}): {error.Result}");
+        }
+
+        return output.Result;
+    }
+
+    /// <summary>One process and its samples: RSS each second, CPU time at the start and end of the steady window.</summary>
+    private sealed class Measured : IDisposable
+    {
+        private static readonly double TicksPerSecond = double.Parse(Capture("/", "getconf", "CLK_TCK").Trim(), CultureInfo.InvariantCulture);
+
+        private readonly Process _process;
+        private readonly List<double> _rss = new();
+        private readonly Stopwatch _steadyClock = new();
+        private double? _steadyStartCpuMs;
+        private double _lastCpuMs;
+
+        private Measured(string name, Process process, string log)
+        {
+            Name = name;
+            _process = process;
+            Log = log;
+        }
+
+        public string Name { get; }
+
+        /// <summary>What the process wrote (the loop's JSON lines).</summary>
+        public string Log { get; }
+
+        /// <summary>Lines at level error or fatal: a loop that fails every poll measures its failure path, not its idle one.</summary>
+        public int ErrorLines => File.Exists(Log) ? File.ReadLines(Log).Count(l => l.Contains("\"level\":\"error\"", StringComparison.Ordinal) || l.Contains("\"level\":\"fatal\"", StringComparison.Ordinal)) : 0;
+
+        public double MedianRssMb => _rss.Count == 0 ? double.NaN : _rss.Order().ElementAt(_rss.Count / 2);
+
+        /// <summary>CPU per second of the steady window, which at a 1 s poll is CPU per idle poll.</summary>
+        public double CpuMsPerSecond => _steadyStartCpuMs is { } start && _steadyClock.Elapsed.TotalSeconds > 0
+            ? (_lastCpuMs - start) / _steadyClock.Elapsed.TotalSeconds
+            : double.NaN;
+
+        /// <summary>CPU spent before the steady window: start-up, JIT, the first syncs.</summary>
+        public double StartupCpuMs => _steadyStartCpuMs ?? double.NaN;
+
+        public static Measured Start(string name, string directory, IReadOnlyDictionary<string, string> settings, IReadOnlyDictionary<string, string> environment, string program, params string[] arguments)
+        {
+            var start = new ProcessStartInfo("/bin/sh") { WorkingDirectory = directory };
+            start.ArgumentList.Add("-c");
+            // exec: the measured process is pwsh itself; its stdout (JSON lines) goes to a file the benchmark checks.
+            start.ArgumentList.Add("exec \"$@\" >\"$AKS_AUDITD_BENCH_LOG\" 2>&1");
+            start.ArgumentList.Add("measured");
+            start.ArgumentList.Add(program);
+            foreach (var argument in arguments)
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            foreach (var name2 in start.Environment.Keys.Where(k => k.StartsWith("AA_", StringComparison.Ordinal) || k.StartsWith("DOTNET_", StringComparison.Ordinal) || k == "PSModulePath").ToList())
+            {
+                start.Environment.Remove(name2);
+            }
+
+            foreach (var (key, value) in settings.Concat(environment))
+            {
+                start.Environment[key] = value;
+            }
+
+            var log = Path.Combine(directory, $"{name.Replace(' ', '-').Replace("(", string.Empty).Replace(")", string.Empty)}.log");
+            start.Environment["AKS_AUDITD_BENCH_LOG"] = log;
+            return new Measured(name, Process.Start(start)!, log);
+        }
+
+        public void Sample(bool steady)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{Name} exited with {_process.ExitCode} during the benchmark");
+            }
+
+            var cpu = CpuMs();
+            if (!steady)
+            {
+                return;
+            }
+
+            if (_steadyStartCpuMs is null)
+            {
+                _steadyStartCpuMs = cpu;
+                _steadyClock.Start();
+            }
+
+            _lastCpuMs = cpu;
+            _rss.Add(RssMb());
+        }
+
+        public string Summary() => string.Create(CultureInfo.InvariantCulture,
+            $"  {Name,-28} RSS median {MedianRssMb,6:0.0} MB (max {(_rss.Count == 0 ? double.NaN : _rss.Max()),6:0.0}), CPU {CpuMsPerSecond,6:0.00} ms per idle poll, start-up CPU {StartupCpuMs,6:0} ms");
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                using var kill = Process.Start("kill", new[] { "-TERM", _process.Id.ToString(CultureInfo.InvariantCulture) });
+                kill.WaitForExit();
+                if (!_process.WaitForExit(5000))
+                {
+                    _process.Kill();
+                }
+            }
+
+            _process.Dispose();
+        }
+
+        private double RssMb()
+        {
+            foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+                }
+            }
+
+            return double.NaN;
+        }
+
+        private double CpuMs()
+        {
+            // Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the ")" that ends the command name.
+            var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture)) * 1000 / TicksPerSecond;
+        }
+    }
+}

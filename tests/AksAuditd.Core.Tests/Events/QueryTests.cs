@@ -1,0 +1,105 @@
+using AksAuditd.Core.Events;
+using Xunit;
+
+namespace AksAuditd.Core.Tests.Events;
+
+/// <summary>The filters an operator combines, over the committed real log.</summary>
+public sealed class QueryTests
+{
+    private static readonly string HostRoot = Path.Combine(Fixtures.Recorded, "host");
+
+    private static List<AuditEvent> Read(AuditEventQuery query) =>
+        new AuditEventReader(new TestLog()).Read(query).ToList();
+
+    private static List<AuditEvent> All() => Read(new AuditEventQuery { Paths = [Fixtures.Recorded], HostRoot = HostRoot });
+
+    [Fact]
+    public void FiltersMatchWhatTheEventsSay()
+    {
+        var all = All();
+
+        var denied = Read(new AuditEventQuery { Paths = [Fixtures.Recorded], HostRoot = HostRoot, Keys = ["den*"], Success = false });
+        Assert.NotEmpty(denied);
+        Assert.Equal(all.Count(e => e.Key == "denied" && e.Success == false), denied.Count);
+        Assert.All(denied, e => Assert.Equal(-13, e.Exit));
+
+        var logins = Read(new AuditEventQuery { Paths = [Fixtures.Recorded], HostRoot = HostRoot, MessageTypes = ["login"] });
+        Assert.Equal(all.Count(e => e.Types.Contains("LOGIN")), logins.Count);
+        Assert.NotEmpty(logins);
+
+        var pid = all.First(e => e.Key == "procmon").ProcessId!.Value;
+        var byPid = Read(new AuditEventQuery { Paths = [Fixtures.Recorded], HostRoot = HostRoot, ProcessIds = [pid] });
+        Assert.Contains(byPid, e => e.Key == "procmon");
+        Assert.All(byPid, e => Assert.Contains(e.Records, r => r.GetRaw("pid") == pid.ToString()));
+
+        var chmod = Read(new AuditEventQuery { Paths = [Fixtures.Recorded], HostRoot = HostRoot, Executables = ["/usr/bin/ch[mo]*"] });
+        Assert.Equal(all.Count(e => e.Executable is "/usr/bin/chmod" or "/usr/bin/chown"), chmod.Count);
+
+        var middle = all[all.Count / 2].Timestamp;
+        var after = Read(new AuditEventQuery { Paths = [Fixtures.Recorded], HostRoot = HostRoot, After = middle });
+        var before = Read(new AuditEventQuery { Paths = [Fixtures.Recorded], HostRoot = HostRoot, Before = middle });
+        Assert.Equal(all.Count(e => e.Timestamp >= middle), after.Count);
+        Assert.Equal(all.Count(e => e.Timestamp <= middle), before.Count);
+
+        // Like ausearch -k: the key of any record counts, so auditctl's own CONFIG_CHANGE for the rule matches too.
+        var procmon = Read(new AuditEventQuery { Paths = [Fixtures.Recorded], HostRoot = HostRoot, Keys = ["procmon"] });
+        Assert.Contains(procmon, e => e.Types.Contains("CONFIG_CHANGE"));
+        Assert.Equal(AusearchComparison.Parse(File.ReadAllText(Path.Combine(Fixtures.Recorded, "ausearch-interpreted.txt")))
+            .Count(e => e.Records.Any(r => System.Text.RegularExpressions.Regex.IsMatch(r.Fields, @"(^| )key=procmon( |$)"))), procmon.Count);
+
+        var tail = Read(new AuditEventQuery { Paths = [Fixtures.Recorded], HostRoot = HostRoot, Tail = 5, Keys = ["procmon"] });
+        Assert.Equal(all.Where(e => e.Key == "procmon").TakeLast(5).Select(e => e.Serial), tail.Select(e => e.Serial));
+    }
+
+    [Fact]
+    public void DefaultLogIsTheNodesLogFileFromAuditdConf()
+    {
+        var hostRoot = Fixtures.NewTemporaryDirectory();
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(hostRoot, "etc", "audit"));
+            Directory.CreateDirectory(Path.Combine(hostRoot, "data", "audit"));
+            File.WriteAllText(Path.Combine(hostRoot, "etc", "audit", "auditd.conf"), "# node settings\nlog_file = /data/audit/node.log\nend_of_event_timeout = 5\n");
+            foreach (var (from, to) in new[] { ("audit.log.2", "node.log.2"), ("audit.log.1", "node.log.1"), ("audit.log", "node.log") })
+            {
+                File.Copy(Path.Combine(Fixtures.Recorded, from), Path.Combine(hostRoot, "data", "audit", to));
+            }
+
+            var location = AuditLogLocation.Read(hostRoot);
+            var reader = new AuditEventReader(new TestLog(), new HostAccountNames(HostRoot));
+            var files = reader.ResolveFiles(new AuditEventQuery { HostRoot = hostRoot });
+
+            Assert.Equal(Path.Combine(hostRoot, "data", "audit", "node.log"), location.LogFile);
+            Assert.Equal(5, location.EndOfEventTimeoutSeconds);
+            Assert.Equal(["node.log.2", "node.log.1", "node.log"], files.Select(Path.GetFileName));
+            Assert.Equal(All().Count, reader.Read(new AuditEventQuery { HostRoot = hostRoot }).Count());
+        }
+        finally
+        {
+            Directory.Delete(hostRoot, true);
+        }
+    }
+
+    [Fact]
+    public void MissingLogIsAFileNotFoundNamingTheConfiguredPath()
+    {
+        var hostRoot = Fixtures.NewTemporaryDirectory();
+        try
+        {
+            var error = Assert.Throws<FileNotFoundException>(() => new AuditEventReader(new TestLog()).Read(new AuditEventQuery { HostRoot = hostRoot }));
+            Assert.Equal(Path.Combine(hostRoot, "var/log/audit/audit.log"), error.FileName);
+        }
+        finally
+        {
+            Directory.Delete(hostRoot, true);
+        }
+    }
+
+    [Fact]
+    public void ExplicitFilesAreReadInRotationOrder()
+    {
+        var files = AuditEventReader.InRotationOrder(["/l/audit.log", "/l/audit.log.1", "/l/audit.log.10", "/l/audit.log.2", "/other.log"]);
+
+        Assert.Equal(["/l/audit.log.10", "/l/audit.log.2", "/l/audit.log.1", "/l/audit.log", "/other.log"], files);
+    }
+}
