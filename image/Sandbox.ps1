@@ -296,23 +296,18 @@ function Save-NodeAuditState {
 function Restore-NodeAuditState {
     param([Parameter(Mandatory)] $State)
     if (-not $State.AuditdRunning -and (& pidof auditd)) { & service auditd stop *> $null }
-    # /etc/audit is replaced only by a complete copy of the backup, swapped in with renames, and the backup is
-    # deleted only after that: a failed copy (a full disk, a bad state object) leaves /etc/audit as it is.
+    # The backup is checked to be ours before anything is touched, and deleted only after a complete copy: a
+    # failed copy (a full disk, a bad state object) throws and keeps the backup, so nothing is lost. /etc/audit
+    # itself stays in place (its contents are replaced), so mounts over it in other namespaces stay valid.
     $backup = [string]$State.Backup
     if (-not ($backup -match 'aks-auditd-etc-audit-[0-9a-f]{32}$' -and (Test-Path -LiteralPath (Join-Path $backup 'auditd.conf') -PathType Leaf))) {
         throw "Refusing to restore /etc/audit from '$backup': it is not a backup made by Save-NodeAuditState"
     }
-    $suffix = [guid]::NewGuid().ToString('n')
-    $incoming = "/etc/audit.aks-auditd-restore-$suffix"
-    $outgoing = "/etc/audit.aks-auditd-old-$suffix"
-    & cp -a $backup $incoming
+    Get-ChildItem -LiteralPath /etc/audit -Force | Remove-Item -Recurse -Force
+    & cp -a "$backup/." /etc/audit/
     if ($LASTEXITCODE -ne 0) {
-        & rm -rf -- $incoming
-        throw "Could not copy $backup to $incoming; /etc/audit is left as it is and the backup is kept"
+        throw "Could not copy $backup back to /etc/audit; the backup is kept there: copy it back by hand (cp -a $backup/. /etc/audit/)"
     }
-    [System.IO.Directory]::Move('/etc/audit', $outgoing)
-    [System.IO.Directory]::Move($incoming, '/etc/audit')
-    & rm -rf -- $outgoing
     & rm -rf -- $backup
     & auditctl -D *> $null
     # Never -e 2 or -f 2: only the values a test may restore.

@@ -117,6 +117,37 @@ public sealed class NodeCmdletTests
     }
 
     [Fact]
+    public void LostEventsSinceTheLastStatusReachTheWarningStream()
+    {
+        // The real kernel loses events for us: a rate limit of one record a second and a watch we write to quickly.
+        using var machine = new MachineAudit();
+        var watched = Path.Combine(machine.Scratch(), "written");
+        File.WriteAllText(watched, string.Empty);
+        machine.Auditctl("-e", "1");
+        machine.Auditctl("-r", "1");
+        machine.Auditctl("-w", watched, "-p", "wa", "-k", "aks_cmdlet_lost");
+        using var shell = new ModuleRunspace();
+
+        // The monitor is process-wide, so this first reading may compare with another test's; it sets the baseline.
+        var before = shell.Invoke("Get-AuditdStatus -HostRoot /");
+        for (var i = 0; i < 100; i++)
+        {
+            File.AppendAllText(watched, "x");
+        }
+
+        var after = shell.Invoke("Get-AuditdStatus -HostRoot /");
+        var quiet = shell.Invoke("Get-AuditdStatus -HostRoot / -WarningAction SilentlyContinue; Get-AuditdStatus -HostRoot /");
+
+        Assert.Empty(before.AllErrors);
+        Assert.Empty(after.AllErrors);
+        var lostBefore = (long)Assert.Single(before.Output).Properties["Lost"].Value;
+        var lostAfter = (long)Assert.Single(after.Output).Properties["Lost"].Value;
+        Assert.True(lostAfter > lostBefore, $"the kernel lost no events ({lostBefore} -> {lostAfter})");
+        Assert.Contains($"The kernel lost {lostAfter - lostBefore} audit events since the last check ({lostAfter} in all): raise the backlog limit (-b) or lower the event rate.", after.Warnings);
+        Assert.DoesNotContain(quiet.Warnings, w => w.StartsWith("The kernel lost", StringComparison.Ordinal)); // nothing lost since
+    }
+
+    [Fact]
     public void StatusAndKernelDriftAreTypedObjects()
     {
         using var shell = new ModuleRunspace();

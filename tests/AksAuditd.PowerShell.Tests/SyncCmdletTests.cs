@@ -140,6 +140,51 @@ public sealed class SyncCmdletTests : IDisposable
     }
 
     [Fact]
+    public void PluginWhatIfReportsThePlanAndChangesNeitherPluginsNorState()
+    {
+        const string Syslog = "active = yes\ndirection = out\npath = /sbin/audisp-syslog\ntype = always\nformat = string\n";
+        File.WriteAllText(Path.Combine(Source, "syslog.conf"), Syslog);
+        File.WriteAllText(Path.Combine(Source, "local6.conf"), "active = no\ndirection = out\npath = /sbin/audisp-syslog\ntype = always\nargs = LOG_LOCAL6\n");
+        File.WriteAllText(Path.Combine(Target, "foreign.conf"), "active = no\ndirection = out\npath = /sbin/audisp-syslog\ntype = always\n");
+        using var shell = new ModuleRunspace();
+        var first = shell.Invoke("param($s, $t, $st) Sync-AuditPlugins -SourcePath $s -TargetPath $t -StatePath $st -AllowedPluginPath /sbin/audisp-syslog -PassThru", Paths);
+        Assert.Empty(first.AllErrors);
+        Assert.True((bool)Assert.Single(first.Output).Properties["Changed"].Value);
+
+        // The ConfigMap moves on: one plugin changes, one goes, one arrives.
+        File.WriteAllText(Path.Combine(Source, "syslog.conf"), Syslog.Replace("format = string", "format = binary"));
+        File.Delete(Path.Combine(Source, "local6.conf"));
+        File.WriteAllText(Path.Combine(Source, "remote.conf"), "active = no\ndirection = out\npath = /sbin/audisp-syslog\ntype = always\nargs = LOG_LOCAL5\n");
+        var pluginsBefore = Snapshot(Target);
+        var stateBefore = Snapshot(State);
+        Assert.NotEmpty(stateBefore); // the first sync recorded what it placed, so "unchanged" below means something
+
+        var result = shell.Invoke("param($s, $t, $st) Sync-AuditPlugins -SourcePath $s -TargetPath $t -StatePath $st -AllowedPluginPath /sbin/audisp-syslog -WhatIf -PassThru", Paths);
+
+        Assert.Empty(result.AllErrors);
+        var plan = Assert.Single(result.Output);
+        Assert.Equal("AksAuditd.Core.Sync.SyncResult", plan.BaseObject.GetType().FullName);
+        Assert.True((bool)plan.Properties["WhatIf"].Value);
+        Assert.False((bool)plan.Properties["Changed"].Value);
+        Assert.Equal(new[] { "remote.conf" }, ((IEnumerable<string>)plan.Properties["Added"].Value).ToArray());
+        Assert.Equal(new[] { "syslog.conf" }, ((IEnumerable<string>)plan.Properties["Modified"].Value).ToArray());
+        Assert.Equal(new[] { "local6.conf" }, ((IEnumerable<string>)plan.Properties["Removed"].Value).ToArray());
+        Assert.Equal(new[] { "foreign.conf" }, ((IEnumerable<string>)plan.Properties["Foreign"].Value).ToArray());
+        Assert.Equal(pluginsBefore, Snapshot(Target));
+        Assert.Equal(stateBefore, Snapshot(State));
+    }
+
+    /// <summary>Every entry under a directory with its size, write time and content hash: what a change would disturb.</summary>
+    private static string[] Snapshot(string directory) => Directory.Exists(directory)
+        ? Directory.EnumerateFileSystemEntries(directory, "*", SearchOption.AllDirectories)
+            .Order(StringComparer.Ordinal)
+            .Select(p => File.Exists(p)
+                ? $"{Path.GetRelativePath(directory, p)} {new FileInfo(p).Length} {File.GetLastWriteTimeUtc(p):O} {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(p)))}"
+                : $"{Path.GetRelativePath(directory, p)}/ {Directory.GetLastWriteTimeUtc(p):O}")
+            .ToArray()
+        : Array.Empty<string>();
+
+    [Fact]
     public void PluginOutsideTheAllowListIsRefused()
     {
         File.WriteAllText(Path.Combine(Source, "syslog.conf"), "active = yes\ndirection = out\npath = /sbin/audisp-syslog\ntype = always\nformat = string\n");

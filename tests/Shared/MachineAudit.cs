@@ -8,7 +8,7 @@ namespace AksAuditd.Tests.Shared;
 /// so both test projects (one of them never loads Core) share it. Never loads -e 2 or -f 2: it refuses to start
 /// when either is already set, and restores only the values it read.
 /// </summary>
-internal sealed partial class MachineAudit : IDisposable
+public sealed partial class MachineAudit : IDisposable
 {
     public const string RulesDirectory = "/etc/audit/rules.d";
     public const string PluginsDirectory = "/etc/audit/plugins.d";

@@ -57,6 +57,19 @@ Describe 'Install-Auditd -WhatIf' {
 }
 
 Describe 'Get-AuditdStatus' {
+    It 'stops with HostCommandFailed naming auditctl when the node root has no auditctl' {
+        # A root without auditd installed: chroot cannot run auditctl there and exits 127.
+        $root = Join-Path $TestDrive 'no-auditd'
+        New-Item -ItemType Directory $root | Out-Null
+        $failure = { Get-AuditdStatus -HostRoot $root -ErrorAction Stop } | Should -Throw -PassThru
+        $failure.FullyQualifiedErrorId | Should -Be 'HostCommandFailed,AksAuditd.PowerShell.Commands.GetAuditdStatusCommand'
+        $failure.CategoryInfo.Category | Should -Be 'InvalidResult'
+        $failure.TargetObject | Should -Be "chroot $root auditctl -s"
+        $failure.Exception.ExitCode | Should -Be 127
+        $failure.Exception.Message | Should -Match 'auditctl.*No such file or directory'
+        $failure.Exception.Message | Should -Not -Match 'hostPID' # a missing program is not the kernel refusing a PID namespace
+    }
+
     It 'returns a typed status of this machine''s kernel' {
         $status = Get-AuditdStatus -HostRoot /
         $status.PSObject.TypeNames[0] | Should -Be 'AksAuditd.Core.Host.AuditdStatus'
@@ -70,5 +83,58 @@ Describe 'Get-AuditRuleDrift -Kernel' {
     It 'has the Kernel parameter set and reads the kernel without changing it' {
         (Get-Command Get-AuditRuleDrift).ParameterSets.Name | Should -Contain 'Kernel'
         { Get-AuditRuleDrift -Kernel -HostRoot / -ErrorAction Stop } | Should -Not -Throw
+    }
+}
+
+Describe 'Restart-Auditd on this machine''s kernel' {
+    BeforeAll {
+        # tests/Shared/MachineAudit.cs, as the xUnit tests use it: the kernel test lock, and /etc/audit, the kernel's
+        # rules and settings and a stopped auditd put back on Dispose. It never loads -e 2 or -f 2.
+        $usings = Join-Path $TestDrive 'GlobalUsings.cs'
+        Set-Content $usings ('System', 'System.Collections.Generic', 'System.IO', 'System.Linq', 'System.Threading' | ForEach-Object { "global using $_;" })
+        if (-not ('AksAuditd.Tests.Shared.MachineAudit' -as [type])) {
+            Add-Type -Path $usings, (Join-Path $PSScriptRoot '../Shared/KernelTestLock.cs'), (Join-Path $PSScriptRoot '../Shared/MachineAudit.cs')
+        }
+    }
+
+    It 'reports a rule the kernel rejects as RuleRejected at its file and line and puts rules.d and the kernel back' {
+        $machine = [AksAuditd.Tests.Shared.MachineAudit]::new()
+        $saved = @{ AA_HOST_ROOT = $env:AA_HOST_ROOT; AA_CONFIG_FILE = $env:AA_CONFIG_FILE }
+        try {
+            $source = $machine.Scratch(); $state = $machine.Scratch(); $watched = $machine.Scratch()
+            # Watches are validated against this machine's /, as on a node.
+            $env:AA_HOST_ROOT = '/'; $env:AA_CONFIG_FILE = Join-Path $state 'no-config.yaml'
+            $sync = @{ SourcePath = $source; TargetPath = '/etc/audit/rules.d'; StatePath = $state; Confirm = $false }
+            Set-Content (Join-Path $source '50-aks-pester.rules') "-w $watched -p wa -k aks_pester_good"
+            Sync-AuditRules @sync
+            (Restart-Auditd -HostRoot / -StatePath $state -Confirm:$false -ErrorAction Stop).Succeeded | Should -BeTrue
+            $kernelBefore = $machine.Auditctl('-l')
+            $kernelBefore | Should -Match ([regex]::Escape("-w $watched -p wa -k aks_pester_good"))
+            $rulesFiles = { [AksAuditd.Tests.Shared.MachineAudit]::RulesFiles().GetEnumerator() | ForEach-Object { "$($_.Key)=$($_.Value)" } }
+            $filesBefore = & $rulesFiles
+
+            # The watched directory exists when the sync validates it and is gone when the rules load.
+            $gone = Join-Path $watched 'app'
+            New-Item -ItemType Directory $gone | Out-Null
+            Set-Content (Join-Path $source '60-aks-pester-bad.rules') "-w $watched/new -p wa -k aks_pester_new`n-w $gone/app.conf -p wa -k aks_pester_bad"
+            Sync-AuditRules @sync
+            Remove-Item $gone
+
+            $result = Restart-Auditd -HostRoot / -StatePath $state -Confirm:$false -ErrorVariable problems -ErrorAction SilentlyContinue
+
+            $problems.Count | Should -Be 1
+            $problems[0].FullyQualifiedErrorId | Should -Be 'RuleRejected,AksAuditd.PowerShell.Commands.RestartAuditdCommand'
+            $problems[0].CategoryInfo.Category | Should -Be 'InvalidData'
+            $problems[0].TargetObject | Should -Be '/etc/audit/rules.d/60-aks-pester-bad.rules:2'
+            $problems[0].Exception.Message | Should -Match ([regex]::Escape("-w $gone/app.conf -p wa -k aks_pester_bad"))
+            $result.RolledBack | Should -BeTrue
+            $result.Succeeded | Should -BeFalse
+            & $rulesFiles | Should -Be $filesBefore
+            $machine.Auditctl('-l') | Should -Be $kernelBefore
+        }
+        finally {
+            foreach ($name in $saved.Keys) { Set-Item "env:$name" $saved[$name] -ErrorAction SilentlyContinue; if ($null -eq $saved[$name]) { Remove-Item "env:$name" -ErrorAction SilentlyContinue } }
+            $machine.Dispose()
+        }
     }
 }

@@ -101,4 +101,38 @@ Describe 'Sync-AuditPlugins' {
         $result.Blocked | Should -BeTrue
         Get-ChildItem (Join-Path $root 'plugins.d') | Should -BeNullOrEmpty
     }
+    It '-WhatIf reports the plan and changes nothing in plugins.d nor the state directory' {
+        $src = Join-Path $root 'src'; $plugins = Join-Path $root 'plugins.d'; $state = Join-Path $root 'state'
+        $syslog = "active = yes`ndirection = out`npath = /sbin/audisp-syslog`ntype = always`nformat = string`n"
+        Set-Content -NoNewline -Path (Join-Path $src 'syslog.conf') -Value $syslog
+        Set-Content -NoNewline -Path (Join-Path $src 'local6.conf') -Value "active = no`ndirection = out`npath = /sbin/audisp-syslog`ntype = always`nargs = LOG_LOCAL6`n"
+        Sync-AuditPlugins -SourcePath $src -TargetPath $plugins -StatePath $state -AllowedPluginPath /sbin/audisp-syslog
+        Set-Content -NoNewline -Path (Join-Path $src 'syslog.conf') -Value ($syslog -replace 'format = string', 'format = binary')
+        Remove-Item (Join-Path $src 'local6.conf')
+        $snapshot = {
+            param($dir)
+            Get-ChildItem -Recurse -Force $dir | Sort-Object FullName |
+                ForEach-Object { '{0} {1:o} {2}' -f $_.FullName, $_.LastWriteTimeUtc, $(if (-not $_.PSIsContainer) { (Get-FileHash $_.FullName).Hash }) }
+        }
+        $pluginsBefore = & $snapshot $plugins
+        $stateBefore = & $snapshot $state
+        $stateBefore | Should -Not -BeNullOrEmpty
+
+        $plan = Sync-AuditPlugins -SourcePath $src -TargetPath $plugins -StatePath $state -AllowedPluginPath /sbin/audisp-syslog -WhatIf -PassThru
+        $plan.WhatIf | Should -BeTrue
+        $plan.Changed | Should -BeFalse
+        $plan.Modified | Should -Be @('syslog.conf')
+        $plan.Removed | Should -Be @('local6.conf')
+        # What a person at the prompt reads: -WhatIf writes to the host, so ask a fresh pwsh and read its output.
+        $shown = & ([Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) -NoProfile -NonInteractive -Command {
+            param($module, $src, $plugins, $state)
+            Import-Module $module
+            Sync-AuditPlugins -SourcePath $src -TargetPath $plugins -StatePath $state -AllowedPluginPath /sbin/audisp-syslog -WhatIf
+        } -args (Join-Path $env:AKSAUDITD_MODULE 'AksAuditd.psd1'), $src, $plugins, $state
+        ($shown -join "`n") | Should -Match ([regex]::Escape("What if: Performing the operation `"Sync plugins from $src (Managed): ") + '.*1 modified, 1 removed.*' + [regex]::Escape("on target `"$plugins`""))
+
+        & $snapshot $plugins | Should -Be $pluginsBefore
+        & $snapshot $state | Should -Be $stateBefore
+        Get-Content -Raw (Join-Path $plugins 'syslog.conf') | Should -Be $syslog
+    }
 }

@@ -46,12 +46,18 @@ public sealed class AuditdInstaller
 
     public TimeSpan LockRetryDelay { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How long each apt-get waits for the dpkg lock itself (DPkg::Lock::Timeout) before it fails and is retried.</summary>
+    public TimeSpan AptLockTimeout { get; init; } = DefaultAptLockTimeout;
+
+    public static readonly TimeSpan DefaultAptLockTimeout = TimeSpan.FromSeconds(60);
+
     /// <summary>
     /// Installs what is missing. <paramref name="approve"/> is asked with the exact command line right before each
     /// change and may say no (-WhatIf, -Confirm); probes that only read the node always run.
     /// </summary>
     /// <exception cref="UnsupportedDistributionException">The node's distribution is not supported.</exception>
     /// <exception cref="HostCommandException">A package manager or service command failed.</exception>
+    /// <exception cref="PackageLockHeldException">Another process held the dpkg lock through every retry.</exception>
     public InstallResult Install(Func<string, bool> approve)
     {
         var distribution = NodeDistribution.Detect(_runner.HostRoot);
@@ -68,7 +74,7 @@ public sealed class AuditdInstaller
         if (!installed)
         {
             installedNow = true;
-            foreach (var command in InstallCommands(distribution))
+            foreach (var command in InstallCommands(distribution, AptLockTimeout))
             {
                 if (!Change(command, approve, executed, retryOnLock: distribution.Family == DistributionFamily.Debian))
                 {
@@ -98,8 +104,9 @@ public sealed class AuditdInstaller
     }
 
     /// <summary>The package manager commands for a distribution, in order.</summary>
-    public static IReadOnlyList<HostCommand> InstallCommands(NodeDistribution distribution)
+    public static IReadOnlyList<HostCommand> InstallCommands(NodeDistribution distribution, TimeSpan? aptLockTimeout = null)
     {
+        var lockTimeout = "DPkg::Lock::Timeout=" + (long)(aptLockTimeout ?? DefaultAptLockTimeout).TotalSeconds;
         var packages = distribution.Packages.ToArray();
         switch (distribution.Family)
         {
@@ -109,8 +116,8 @@ public sealed class AuditdInstaller
                 var environment = new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" };
                 return new[]
                 {
-                    new HostCommand("apt-get", "-q", "-o", "DPkg::Lock::Timeout=60", "update") { Environment = environment, Timeout = TimeSpan.FromMinutes(10) },
-                    new HostCommand("apt-get", new[] { "-q", "-y", "-o", "DPkg::Lock::Timeout=60", "install" }.Concat(packages).ToArray())
+                    new HostCommand("apt-get", "-q", "-o", lockTimeout, "update") { Environment = environment, Timeout = TimeSpan.FromMinutes(10) },
+                    new HostCommand("apt-get", new[] { "-q", "-y", "-o", lockTimeout, "install" }.Concat(packages).ToArray())
                     {
                         Environment = environment,
                         Timeout = TimeSpan.FromMinutes(15),
@@ -177,16 +184,21 @@ public sealed class AuditdInstaller
             return false;
         }
 
+        var started = DateTime.UtcNow;
         for (var attempt = 0; ; attempt++)
         {
             try
             {
                 _runner.Run(command);
                 executed.Add(line);
-                _log.Info("changed the node", new LogField("command", line));
+                _log.Info("changed the node", new LogField("command", line), new LogField("attempts", attempt + 1));
                 return true;
             }
-            catch (HostCommandException e) when (retryOnLock && attempt < LockRetries && LockMessages.Any(m => e.StandardError.Contains(m, StringComparison.Ordinal)))
+            catch (HostCommandException e) when (retryOnLock && IsLockHeld(e) && attempt >= LockRetries)
+            {
+                throw new PackageLockHeldException(e, attempt + 1, DateTime.UtcNow - started);
+            }
+            catch (HostCommandException e) when (retryOnLock && IsLockHeld(e))
             {
                 _log.Warn(
                     $"another process holds the package lock; retrying in {LockRetryDelay.TotalSeconds:0} s ({attempt + 1} of {LockRetries})",
@@ -196,4 +208,51 @@ public sealed class AuditdInstaller
             }
         }
     }
+
+    private static bool IsLockHeld(HostCommandException e) => LockMessages.Any(m => e.StandardError.Contains(m, StringComparison.Ordinal));
+}
+
+/// <summary>
+/// apt-get could not get a dpkg or apt lock on any attempt: another package manager (unattended-upgrades on a fresh
+/// node, or a person's apt) kept it for longer than Install-Auditd waits. Nothing was installed by that command.
+/// </summary>
+public sealed class PackageLockHeldException : Exception
+{
+    public PackageLockHeldException(HostCommandException last, int attempts, TimeSpan waited)
+        : base(Describe(last, attempts, waited), last)
+    {
+        CommandLine = last.CommandLine;
+        LockPath = LockPathIn(last.StandardError);
+        HolderPid = HolderPidIn(last.StandardError);
+        Attempts = attempts;
+        Waited = waited;
+    }
+
+    public string CommandLine { get; }
+
+    /// <summary>The lock file apt named (inside the node's root), such as /var/lib/dpkg/lock-frontend; null when apt named none.</summary>
+    public string? LockPath { get; }
+
+    /// <summary>The process apt said holds the lock, when it said so.</summary>
+    public int? HolderPid { get; }
+
+    public int Attempts { get; }
+
+    public TimeSpan Waited { get; }
+
+    private static string Describe(HostCommandException last, int attempts, TimeSpan waited)
+    {
+        var holder = HolderPidIn(last.StandardError) is { } pid ? $" (held by process {pid})" : string.Empty;
+        return $"Another process kept the package lock {LockPathIn(last.StandardError) ?? "(apt named none)"}{holder} for {waited.TotalSeconds:0} s, " +
+            $"through {attempts} attempts of '{last.CommandLine}'; nothing was installed. Wait for the other package manager " +
+            $"(unattended-upgrades on a new node) to finish and run Install-Auditd again. apt-get said: \"{HostCommandException.Shorten(last.StandardError.Trim())}\"";
+    }
+
+    // apt writes "Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 884" or
+    // "Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), ...".
+    private static string? LockPathIn(string stderr) =>
+        System.Text.RegularExpressions.Regex.Match(stderr, @"(?:Could not get lock |lock \()(/[^\s,()]+?)\.?(?:[\s),]|$)") is { Success: true } m ? m.Groups[1].Value : null;
+
+    private static int? HolderPidIn(string stderr) =>
+        System.Text.RegularExpressions.Regex.Match(stderr, @"held by process (\d+)") is { Success: true } m ? int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
 }

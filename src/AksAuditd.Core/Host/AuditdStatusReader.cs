@@ -83,7 +83,8 @@ internal static class Auditctl
         {
             return runner.Run(new HostCommand("auditctl", arguments));
         }
-        catch (HostCommandException e) when (!e.TimedOut && runner.Mode == HostAccessMode.Chroot && !HostCommandRunner.InInitialPidNamespace())
+        // Only when auditctl ran: a missing auditctl (chroot exits 127, or 126 when not executable) is not a kernel refusal.
+        catch (HostCommandException e) when (!e.TimedOut && e.ExitCode is not (null or 126 or 127) && runner.Mode == HostAccessMode.Chroot && !HostCommandRunner.InInitialPidNamespace())
         {
             throw new HostCommandException(
                 e.Message + " The kernel accepts audit requests only from the initial PID namespace: run the pod with hostPID: true.",

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Management.Automation;
 using AksAuditd.Core.Host;
 
@@ -9,9 +8,6 @@ namespace AksAuditd.PowerShell.Commands;
 [OutputType("AksAuditd.Core.Host.AuditdStatus")]
 public sealed class GetAuditdStatusCommand : AksAuditdCmdlet
 {
-    // The last Lost count seen per host root in this process: the entrypoint loop warns when it grows.
-    private static readonly ConcurrentDictionary<string, long> LastLost = new(StringComparer.Ordinal);
-
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     public string? HostRoot { get; set; }
 
@@ -36,12 +32,12 @@ public sealed class GetAuditdStatusCommand : AksAuditdCmdlet
             return;
         }
 
-        foreach (var warning in NodeCmdlet.StatusWarnings(status, LastLost.TryGetValue(root, out var previous) ? previous : null))
+        // The shared monitor remembers the previous reading, so the entrypoint loop hears about lost-event growth.
+        foreach (var warning in AuditdStatusMonitor.Shared.Observe(status))
         {
-            WriteWarning(warning);
+            WriteWarning(warning.Message);
         }
 
-        LastLost[root] = status.Lost;
         WriteObject(status);
     }
 }

@@ -29,6 +29,10 @@ public sealed class InstallAuditdCommand : AksAuditdCmdlet
         {
             ThrowTerminatingError(new ErrorRecord(e, "UnsupportedDistribution", ErrorCategory.NotImplemented, root));
         }
+        catch (PackageLockHeldException e)
+        {
+            ThrowTerminatingError(new ErrorRecord(e, "PackageLockHeld", ErrorCategory.ResourceBusy, e.LockPath ?? e.CommandLine));
+        }
         catch (HostCommandException e)
         {
             ThrowTerminatingError(new ErrorRecord(e, e.TimedOut ? "HostCommandTimedOut" : "HostCommandFailed", ErrorCategory.InvalidResult, e.CommandLine));

@@ -15,27 +15,4 @@ internal static class NodeCmdlet
     }
 
     public static IKernelRuleCanon RuleCanon(string hostRoot) => KernelRuleCanon.ForNode(hostRoot);
-
-    public static IEnumerable<string> StatusWarnings(AuditdStatus status, long? previousLost)
-    {
-        if (previousLost is { } before && status.Lost > before)
-        {
-            yield return $"The kernel lost {status.Lost - before} audit events since the last check ({status.Lost} in all): raise the backlog limit (-b) or lower the event rate.";
-        }
-
-        if (status.BacklogNearLimit)
-        {
-            yield return $"The audit backlog is {status.Backlog} of {status.BacklogLimit}: events will be lost when it is full.";
-        }
-
-        if (status.Pid != 0 && status.PidHolder != "auditd")
-        {
-            yield return $"{status.PidHolder ?? "An unknown process"} (PID {status.Pid}) holds the kernel's audit PID, not auditd.";
-        }
-
-        if (status.Immutable)
-        {
-            yield return "Audit rules are immutable (enabled 2) until the node reboots.";
-        }
-    }
 }
