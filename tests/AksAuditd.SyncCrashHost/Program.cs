@@ -13,6 +13,26 @@ if (args.Length != 3)
     return 2;
 }
 
+// A whole sync on scratch directories first: the JIT work happens now, while the test is still checking the
+// previous kill, not between the test's "go" and the chosen change.
+var warmup = Path.Combine(Path.GetTempPath(), "aks-auditd-crash-warmup-" + Environment.ProcessId);
+try
+{
+    Directory.CreateDirectory(Path.Combine(warmup, "source"));
+    Directory.CreateDirectory(Path.Combine(warmup, "target"));
+    File.WriteAllText(Path.Combine(warmup, "source", "10-warm.rules"), "-D\n");
+    File.WriteAllText(Path.Combine(warmup, "target", "10-warm.rules"), "-b 8192\n");
+    File.WriteAllText(Path.Combine(warmup, "target", "20-gone.rules"), "-b 8192\n");
+    new SyncService(new AcceptAll()).Sync(new SyncRequest
+    {
+        Kind = SyncKind.Rules, SourcePath = Path.Combine(warmup, "source"), TargetPath = Path.Combine(warmup, "target"), StatePath = Path.Combine(warmup, "state"), Mode = SyncMode.Mirror,
+    });
+}
+finally
+{
+    Directory.Delete(warmup, recursive: true);
+}
+
 Console.Out.WriteLine("ready");
 var line = Console.In.ReadLine();
 if (string.IsNullOrEmpty(line))

@@ -19,8 +19,6 @@ public sealed class BackupStore
     private const UnixFileMode PrivateDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode PrivateFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    private static readonly JsonSerializerOptions ManifestJson = new() { WriteIndented = true };
-
     private readonly INodeFileSystem _fs;
     private readonly ILogSink _log;
 
@@ -71,7 +69,7 @@ public sealed class BackupStore
     {
         var fs = fileSystem ?? LinuxNodeFileSystem.Instance;
         var manifest = Path.Combine(generationDirectory, "manifest.json");
-        var generation = JsonSerializer.Deserialize<BackupGeneration>(fs.Read(manifest, 64 << 20), ManifestJson)
+        var generation = JsonSerializer.Deserialize(fs.Read(manifest, 64 << 20), SyncJson.Default.BackupGeneration)
             ?? throw new InvalidDataException($"{manifest} is empty.");
         generation.Path = generationDirectory;
         return generation;
@@ -311,7 +309,7 @@ public sealed class BackupStore
     private void WriteManifest(BackupGeneration generation)
     {
         var temporary = Path.Combine(generation.Path, $".manifest.{Guid.NewGuid():N}.tmp");
-        _fs.WriteNew(temporary, JsonSerializer.SerializeToUtf8Bytes(generation, ManifestJson), PrivateFile, NodeOwner.Unchanged, NodeOwner.Unchanged);
+        _fs.WriteNew(temporary, JsonSerializer.SerializeToUtf8Bytes(generation, SyncJson.Default.BackupGeneration), PrivateFile, NodeOwner.Unchanged, NodeOwner.Unchanged);
         _fs.Rename(temporary, generation.ManifestPath);
         _fs.SyncDirectory(generation.Path);
     }

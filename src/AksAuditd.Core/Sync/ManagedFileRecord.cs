@@ -45,7 +45,7 @@ public sealed class ManagedFileRecord
 
         try
         {
-            var record = JsonSerializer.Deserialize<ManagedFileRecord>(fs.Read(path, 16 << 20))
+            var record = JsonSerializer.Deserialize(fs.Read(path, 16 << 20), SyncJson.Default.ManagedFileRecord)
                 ?? throw new JsonException("null record");
             return record;
         }
@@ -59,14 +59,31 @@ public sealed class ManagedFileRecord
     public IReadOnlySet<string> NamesFor(string target) =>
         Target == target || Target.Length == 0 ? new HashSet<string>(Files.Keys, StringComparer.Ordinal) : new HashSet<string>(StringComparer.Ordinal);
 
+    /// <summary>Deletes temporary records left by a save that was killed before its rename.</summary>
+    public static void RemoveLeftovers(string statePath, SyncKind kind, INodeFileSystem fs)
+    {
+        var directory = System.IO.Path.GetDirectoryName(PathFor(statePath, kind))!;
+        if (fs.Stat(directory).Type != NodeFileType.Directory)
+        {
+            return;
+        }
+
+        var prefix = $".{kind.StateName()}.json.";
+        foreach (var leftover in fs.List(directory).Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(".tmp", StringComparison.Ordinal)))
+        {
+            fs.Delete(System.IO.Path.Combine(directory, leftover));
+        }
+    }
+
     /// <summary>Writes the record atomically (temporary file, fsync, rename, fsync of the directory).</summary>
     public void Save(string statePath, SyncKind kind, INodeFileSystem fs)
     {
         var path = PathFor(statePath, kind);
         var directory = System.IO.Path.GetDirectoryName(path)!;
         fs.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        RemoveLeftovers(statePath, kind, fs);
         var temporary = System.IO.Path.Combine(directory, $".{kind.StateName()}.json.{Guid.NewGuid():N}.tmp");
-        fs.WriteNew(temporary, JsonSerializer.SerializeToUtf8Bytes(this, JsonOptions.Indented), UnixFileMode.UserRead | UnixFileMode.UserWrite, NodeOwner.Unchanged, NodeOwner.Unchanged);
+        fs.WriteNew(temporary, JsonSerializer.SerializeToUtf8Bytes(this, SyncJson.Default.ManagedFileRecord), UnixFileMode.UserRead | UnixFileMode.UserWrite, NodeOwner.Unchanged, NodeOwner.Unchanged);
         fs.Rename(temporary, path);
         fs.SyncDirectory(directory);
     }
@@ -75,4 +92,15 @@ public sealed class ManagedFileRecord
 internal static class JsonOptions
 {
     public static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+}
+
+/// <summary>
+/// Serializers for the state files, generated at build time: a fresh process (the entrypoint's first poll, a
+/// cmdlet's first call) then reads and writes them without warming up reflection-based serialization.
+/// </summary>
+[JsonSourceGenerationOptions(WriteIndented = true)]
+[JsonSerializable(typeof(ManagedFileRecord))]
+[JsonSerializable(typeof(BackupGeneration))]
+internal sealed partial class SyncJson : JsonSerializerContext
+{
 }

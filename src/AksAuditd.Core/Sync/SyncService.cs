@@ -250,6 +250,7 @@ public sealed class SyncService
     /// </summary>
     private void FinishInterruptedSync(BackupStore backups, SyncKind kind, string target, NodeFileSet node)
     {
+        ManagedFileRecord.RemoveLeftovers(backups.StatePath, kind, _fs);
         var latest = backups.Latest(kind);
         backups.Prune(kind.StateName());
         if (latest is { Completed: null } && latest.Target == target)

@@ -6,9 +6,10 @@ namespace AksAuditd.Core.Tests.Sync;
 /// <summary>A scratch tree for one test: source/, target/ (a node's rules.d) and state/; deleted on dispose.</summary>
 public sealed class SyncTestDirectory : IDisposable
 {
-    public SyncTestDirectory()
+    /// <param name="parent">Where to make the tree; /dev/shm (tmpfs) for tests whose subject is not durability, where fsync costs nothing.</param>
+    public SyncTestDirectory(string? parent = null)
     {
-        Root = Path.Combine(Path.GetTempPath(), "aks-auditd-sync-" + Guid.NewGuid().ToString("N")[..12]);
+        Root = Path.Combine(parent ?? Path.GetTempPath(), "aks-auditd-sync-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(Source);
         Directory.CreateDirectory(Target);
     }
