@@ -12,9 +12,6 @@ public enum SyncFailure
     /// <summary>The source holds no file to sync and empty sources are not allowed.</summary>
     SourceEmpty,
 
-    /// <summary>A source file breaks a safety rule (name, symlink, size, encoding) or does not validate.</summary>
-    SourceInvalid,
-
     TargetMissing,
 
     TargetNotADirectory,

@@ -100,7 +100,7 @@ internal static class SyncErrors
     {
         SyncFailure.SourceMissing or SyncFailure.TargetMissing => ErrorCategory.ObjectNotFound,
         SyncFailure.SourceUnreadable => ErrorCategory.ReadError,
-        SyncFailure.SourceEmpty or SyncFailure.SourceInvalid or SyncFailure.SourceRejectedByKernel => ErrorCategory.InvalidData,
+        SyncFailure.SourceEmpty or SyncFailure.SourceRejectedByKernel => ErrorCategory.InvalidData,
         SyncFailure.TargetNotADirectory => ErrorCategory.InvalidType,
         SyncFailure.TargetLocked => ErrorCategory.ResourceBusy,
         SyncFailure.InsufficientSpace => ErrorCategory.ResourceUnavailable,
