@@ -23,7 +23,7 @@ public sealed class KernelRuleCanon : IKernelRuleCanon
 
     /// <summary>The canon for the node at <paramref name="hostRoot"/>: its arch (this process runs on it), its accounts and paths, its awk.</summary>
     public static KernelRuleCanon ForNode(string hostRoot) => new(
-        new RuleParserOptions { Arch = NodeArch(), HostRoot = hostRoot },
+        new RuleParserOptions { Arch = RuleParserOptions.CurrentNodeArch, HostRoot = hostRoot },
         new RuleMergerOptions { AwkMatchesWhitespaceClass = !NodeAwkIsMawk(hostRoot) });
 
     public IReadOnlyList<DesiredRule> DesiredRules(string rulesDirectory)
@@ -84,13 +84,6 @@ public sealed class KernelRuleCanon : IKernelRuleCanon
 
         return origins;
     }
-
-    /// <summary>uname -m of the node: a DaemonSet pod runs on the node's CPU.</summary>
-    private static string NodeArch() => RuntimeInformation.OSArchitecture switch
-    {
-        Architecture.Arm64 => "aarch64",
-        _ => "x86_64",
-    };
 
     /// <summary>
     /// augenrules filters with the node's awk. Debian and Ubuntu default to mawk, which reads \s as the letter s

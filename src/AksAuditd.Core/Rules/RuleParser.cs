@@ -12,6 +12,10 @@ public sealed record RuleParserOptions
     /// </summary>
     public string Arch { get; init; } = "x86_64";
 
+    /// <summary>uname -m of the machine this process runs on: a DaemonSet pod runs on its node's CPU.</summary>
+    public static string CurrentNodeArch =>
+        System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "aarch64" : "x86_64";
+
     /// <summary>
     /// The node's file system root (/ on the node, /node in the DaemonSet). With it, user and group names are resolved
     /// from its etc/passwd and etc/group, and watches whose parent directory is missing are refused as the kernel would.

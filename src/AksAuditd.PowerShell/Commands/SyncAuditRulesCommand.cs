@@ -24,6 +24,6 @@ public sealed class SyncAuditRulesCommand : SyncCommandBase
         new RuleValidator(new RuleParserOptions
         {
             HostRoot = Directory.Exists(configuration.HostRoot) ? configuration.HostRoot : null,
-            Arch = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "aarch64" : "x86_64",
+            Arch = RuleParserOptions.CurrentNodeArch,
         });
 }
