@@ -1,29 +1,41 @@
-using Serilog;
-using Serilog.Events;
-using Serilog.Parsing;
-using Serilog.Templates;
+using System.Buffers;
+using System.Collections;
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 
 namespace AksAuditd.Core.Logging;
 
 /// <summary>
 /// One JSON object per line (<c>time</c> RFC 3339 UTC, <c>level</c>, <c>msg</c>, then the fields), the shape
-/// Container Insights parses from a container's stdout. Serilog renders and escapes the JSON; we only
-/// choose the field names, which keep the Go tool's (logrus) names so existing queries keep working.
+/// Container Insights parses from a container's stdout. The field names keep the Go tool's (logrus) names so
+/// existing queries keep working. The runtime's <see cref="Utf8JsonWriter"/> does the escaping: a logging
+/// library would cost the DaemonSet's idle loop several megabytes per node for what is one object per line.
 /// </summary>
 public sealed class JsonLineLogSink : ILogSink, IDisposable
 {
-    private const string Template = "{ {time: UtcDateTime(@t), level: level, msg: @m, ..rest()} }\n";
+    // Deep enough for a list of lists; a value nested deeper is written as its text, never as an exception.
+    private const int MaxDepth = 4;
 
-    private readonly Serilog.Core.Logger _logger;
+    // Non-ASCII text stays readable (paths, user names); quotes, backslashes and control characters are escaped.
+    private static readonly JsonWriterOptions WriterOptions = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        SkipValidation = false,
+    };
+
+    private readonly TextWriter _output;
     private readonly LogLevel _minimum;
+    private readonly ArrayBufferWriter<byte> _buffer = new(512);
+    private readonly Utf8JsonWriter _writer;
+    private readonly Lock _gate = new();
 
     public JsonLineLogSink(TextWriter output, LogLevel minimum)
     {
+        _output = output;
         _minimum = minimum;
-        _logger = new LoggerConfiguration()
-            .MinimumLevel.Verbose()
-            .WriteTo.Sink(new TextWriterSink(new ExpressionTemplate(Template), output))
-            .CreateLogger();
+        _writer = new Utf8JsonWriter(_buffer, WriterOptions);
     }
 
     public LogLevel Minimum => _minimum;
@@ -37,57 +49,108 @@ public sealed class JsonLineLogSink : ILogSink, IDisposable
             return;
         }
 
-        var properties = new List<LogEventProperty>(fields.Count + 1)
+        lock (_gate)
         {
-            new("level", new ScalarValue(level.ToString().ToLowerInvariant())),
-        };
-        foreach (var field in fields)
-        {
-            if (field.Name is "time" or "level" or "msg" || !_logger.BindProperty(field.Name, field.Value, destructureObjects: false, out var property))
+            _buffer.ResetWrittenCount();
+            _writer.Reset(_buffer);
+            _writer.WriteStartObject();
+            _writer.WriteString("time", DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture));
+            _writer.WriteString("level", level.ToString().ToLowerInvariant());
+            _writer.WriteString("msg", message);
+            HashSet<string>? written = null;
+            foreach (var field in fields)
             {
-                continue;
+                // The fixed names are the line's own; a field cannot forge them, nor repeat a name (invalid JSON
+                // for some parsers): the first value of a name wins.
+                if (field.Name is "time" or "level" or "msg" || string.IsNullOrEmpty(field.Name) || !(written ??= new(StringComparer.Ordinal)).Add(field.Name))
+                {
+                    continue;
+                }
+
+                _writer.WritePropertyName(field.Name);
+                WriteValue(field.Value, 0);
             }
 
-            properties.Add(property);
-        }
-
-        // A template of one text token: the message is never parsed for {holes}, so braces in paths or rules are safe.
-        var template = new MessageTemplate(new MessageTemplateToken[] { new TextToken(message) });
-        _logger.Write(new LogEvent(DateTimeOffset.UtcNow, ToSerilog(level), null, template, properties));
-    }
-
-    public void Dispose() => _logger.Dispose();
-
-    /// <summary>Writes each formatted event and flushes, so a line is on stdout before the next poll sleeps.</summary>
-    private sealed class TextWriterSink : Serilog.Core.ILogEventSink
-    {
-        private readonly ExpressionTemplate _formatter;
-        private readonly TextWriter _output;
-        private readonly Lock _gate = new();
-
-        public TextWriterSink(ExpressionTemplate formatter, TextWriter output)
-        {
-            _formatter = formatter;
-            _output = output;
-        }
-
-        public void Emit(LogEvent logEvent)
-        {
-            lock (_gate)
-            {
-                _formatter.Format(logEvent, _output);
-                _output.Flush();
-            }
+            _writer.WriteEndObject();
+            _writer.Flush();
+            // One write of the whole line, then a flush: the line is on stdout before the next poll sleeps.
+            _output.Write(Encoding.UTF8.GetString(_buffer.WrittenSpan));
+            _output.Write('\n');
+            _output.Flush();
         }
     }
 
-    private static LogEventLevel ToSerilog(LogLevel level) => level switch
+    public void Dispose() => _writer.Dispose();
+
+    private void WriteValue(object? value, int depth)
     {
-        LogLevel.Panic or LogLevel.Fatal => LogEventLevel.Fatal,
-        LogLevel.Error => LogEventLevel.Error,
-        LogLevel.Warn => LogEventLevel.Warning,
-        LogLevel.Info => LogEventLevel.Information,
-        LogLevel.Debug => LogEventLevel.Debug,
-        _ => LogEventLevel.Verbose,
-    };
+        switch (value)
+        {
+            case null:
+                _writer.WriteNullValue();
+                break;
+            case string text:
+                _writer.WriteStringValue(text);
+                break;
+            case bool flag:
+                _writer.WriteBooleanValue(flag);
+                break;
+            case Enum name:
+                _writer.WriteStringValue(name.ToString());
+                break;
+            case int or long or short or sbyte or byte or ushort or uint:
+                _writer.WriteNumberValue(Convert.ToInt64(value, CultureInfo.InvariantCulture));
+                break;
+            case ulong big:
+                _writer.WriteNumberValue(big);
+                break;
+            case decimal exact:
+                _writer.WriteNumberValue(exact);
+                break;
+            case double or float:
+                var real = Convert.ToDouble(value, CultureInfo.InvariantCulture);
+                if (double.IsFinite(real))
+                {
+                    _writer.WriteNumberValue(real);
+                }
+                else
+                {
+                    // JSON has no NaN or infinity.
+                    _writer.WriteStringValue(real.ToString(CultureInfo.InvariantCulture));
+                }
+
+                break;
+            case DateTime time:
+                _writer.WriteStringValue(time.ToUniversalTime().ToString("o", CultureInfo.InvariantCulture));
+                break;
+            case DateTimeOffset time:
+                _writer.WriteStringValue(time.ToUniversalTime().ToString("o", CultureInfo.InvariantCulture));
+                break;
+            case TimeSpan span:
+                _writer.WriteStringValue(span.ToString("c", CultureInfo.InvariantCulture));
+                break;
+            case IDictionary map when depth < MaxDepth:
+                _writer.WriteStartObject();
+                foreach (DictionaryEntry entry in map)
+                {
+                    _writer.WritePropertyName(Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? string.Empty);
+                    WriteValue(entry.Value, depth + 1);
+                }
+
+                _writer.WriteEndObject();
+                break;
+            case IEnumerable items when depth < MaxDepth:
+                _writer.WriteStartArray();
+                foreach (var item in items)
+                {
+                    WriteValue(item, depth + 1);
+                }
+
+                _writer.WriteEndArray();
+                break;
+            default:
+                _writer.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty);
+                break;
+        }
+    }
 }

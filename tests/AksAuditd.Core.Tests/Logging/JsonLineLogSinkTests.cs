@@ -77,4 +77,48 @@ public sealed class JsonLineLogSinkTests
         Assert.Equal("real message", document.RootElement.GetProperty("msg").GetString());
         Assert.Equal("info", document.RootElement.GetProperty("level").GetString());
     }
+
+    [Fact]
+    public void FieldValuesKeepTheirJsonTypes()
+    {
+        var output = new StringWriter();
+        using var sink = new JsonLineLogSink(output, LogLevel.Info);
+
+        sink.Info("typed",
+            new LogField("none", null),
+            new LogField("ok", true),
+            new LogField("files", new[] { "a.rules", "b.rules" }),
+            new LogField("lost", 4294967296L),
+            new LogField("ratio", double.NaN),
+            new LogField("mode", DayOfWeek.Monday),
+            new LogField("took", TimeSpan.FromSeconds(90)),
+            new LogField("counts", new Dictionary<string, int> { ["errors"] = 2 }),
+            new LogField("where", new Uri("file:///etc/audit/rules.d")));
+
+        using var document = JsonDocument.Parse(output.ToString());
+        var root = document.RootElement;
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("none").ValueKind);
+        Assert.True(root.GetProperty("ok").GetBoolean());
+        Assert.Equal(new[] { "a.rules", "b.rules" }, root.GetProperty("files").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(4294967296L, root.GetProperty("lost").GetInt64());
+        Assert.Equal("NaN", root.GetProperty("ratio").GetString());
+        Assert.Equal("Monday", root.GetProperty("mode").GetString());
+        Assert.Equal("00:01:30", root.GetProperty("took").GetString());
+        Assert.Equal(2, root.GetProperty("counts").GetProperty("errors").GetInt32());
+        Assert.Equal("file:///etc/audit/rules.d", root.GetProperty("where").GetString());
+    }
+
+    [Fact]
+    public void ARepeatedFieldNameIsWrittenOnceSoEveryParserReadsTheSameLine()
+    {
+        var output = new StringWriter();
+        using var sink = new JsonLineLogSink(output, LogLevel.Info);
+
+        sink.Info("twice", new LogField("file", "first.rules"), new LogField("file", "second.rules"));
+
+        var line = output.ToString();
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(line, "\"file\""));
+        using var document = JsonDocument.Parse(line);
+        Assert.Equal("first.rules", document.RootElement.GetProperty("file").GetString());
+    }
 }
