@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text.Json;
 using AksAuditd.Core.Logging;
 
@@ -100,7 +99,7 @@ public sealed class BackupStore
                 throw new SyncException(SyncFailure.StateUnusable, path, $"The backup of {entry.Name} cannot be read: {e.Message}", e);
             }
 
-            var sha = Convert.ToHexStringLower(SHA256.HashData(contents));
+            var sha = ContentHash.Sha256Hex(contents);
             if (sha != entry.Sha256)
             {
                 throw new SyncException(SyncFailure.StateUnusable, path, $"The backup of {entry.Name} in {generation.Path} is damaged: its SHA-256 is {sha}, the manifest says {entry.Sha256}.");
@@ -176,7 +175,7 @@ public sealed class BackupStore
                 var entry = new BackupEntry
                 {
                     Name = name,
-                    Sha256 = Convert.ToHexStringLower(SHA256.HashData(contents)),
+                    Sha256 = ContentHash.Sha256Hex(contents),
                     Size = contents.Length,
                     Mode = "0" + Convert.ToString(identity.Mode & 0x1FF, 8).PadLeft(3, '0'),
                     Uid = identity.Uid,
@@ -296,7 +295,7 @@ public sealed class BackupStore
                 return false;
             }
 
-            var sha = Convert.ToHexStringLower(SHA256.HashData(_fs.Read(path, int.MaxValue)));
+            var sha = ContentHash.Sha256Hex(_fs.Read(path, int.MaxValue));
             if (sha != entry.NewSha256 && (isAdded || sha != entry.Sha256))
             {
                 return false;

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using AksAuditd.Core.Rules;
 
@@ -292,7 +291,7 @@ public sealed class ConfigMapVolume
                 return null;
             }
 
-            var file = new SourceFile(name, path, contents, Convert.ToHexStringLower(SHA256.HashData(contents)));
+            var file = new SourceFile(name, path, contents, ContentHash.Sha256Hex(contents));
             cache.Put(path, identity, file, started);
             return file;
         }

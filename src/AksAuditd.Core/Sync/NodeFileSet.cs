@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using AksAuditd.Core.Logging;
 
 namespace AksAuditd.Core.Sync;
@@ -101,7 +100,7 @@ public sealed class NodeFileSet
                     continue; // removed while we looked: absent
                 }
 
-                file = new NodeFile(name, path, fileIdentity, Convert.ToHexStringLower(SHA256.HashData(contents)));
+                file = new NodeFile(name, path, fileIdentity, ContentHash.Sha256Hex(contents));
                 if (verify && cache.Known(name) is { } known && known != file.Sha256 && cache.TryGet(name, fileIdentity, false, out _))
                 {
                     log.Warn("A node file changed without any trace in stat (same size, times and inode); it is treated as modified",
@@ -143,7 +142,7 @@ public sealed class NodeFileSet
                 return false;
             }
 
-            if (Convert.ToHexStringLower(SHA256.HashData(contents)) != file.Sha256)
+            if (ContentHash.Sha256Hex(contents) != file.Sha256)
             {
                 return false;
             }

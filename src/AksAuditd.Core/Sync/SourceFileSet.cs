@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using AksAuditd.Core.Rules;
 
@@ -74,6 +73,6 @@ public sealed class SourceFileSet
             text.Append(file.Name).Append('\0').Append(file.Sha256).Append('\n');
         }
 
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+        return ContentHash.Sha256Hex(Encoding.UTF8.GetBytes(text.ToString()));
     }
 }
