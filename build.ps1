@@ -10,7 +10,8 @@
     bench         build, then run the benchmarks (ratios against baselines measured in the same run)
     package       build, then publish out/AksAuditd.<version>.nupkg to a local PSResourceGet repository (out/repo)
     demo          the README's main job: the entrypoint against a sandbox node
-    image-layout  write the file tree the container image has, under out/image (or -ImageRoot)
+    image-layout  write the file tree the container image has, under out/image (or -ImageRoot); with
+                  -ReadyToRun, compiled ahead of time as the image's build stage compiles it
 .EXAMPLE
     dotnet pwsh ./build.ps1 test
 .EXAMPLE
@@ -37,7 +38,10 @@ param(
     # Extra switches handed to the demo (for example -LoadKernel).
     [switch] $LoadKernel,
 
-    [string] $ImageRoot
+    [string] $ImageRoot,
+
+    # image-layout: compile PowerShell's engine and the module ahead of time, as the image does.
+    [switch] $ReadyToRun
 )
 
 $ErrorActionPreference = 'Stop'
@@ -257,7 +261,7 @@ function Invoke-Package {
 function Invoke-ImageLayout {
     Invoke-Build
     $root = if ($ImageRoot) { $ImageRoot } else { Join-Path $OutDir 'image' }
-    & (Join-Path $RepoRoot 'image/New-ImageLayout.ps1') -ModulePath $ModuleOut -Destination $root
+    & (Join-Path $RepoRoot 'image/New-ImageLayout.ps1') -ModulePath $ModuleOut -Destination $root -ReadyToRun:$ReadyToRun
 }
 
 function Invoke-Demo {

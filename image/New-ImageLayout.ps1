@@ -10,8 +10,12 @@
     build.ps1 calls it: dotnet pwsh ./build.ps1 image-layout
 .EXAMPLE
     ./image/New-ImageLayout.ps1 -ModulePath out/AksAuditd -Destination out/image
+    With -ReadyToRun the layout is what the image holds after its build stage compiled PowerShell's engine and
+    the module ahead of time (image/Invoke-ReadyToRun.ps1): the tree to measure memory and CPU on.
 .EXAMPLE
     ./image/New-ImageLayout.ps1 -ModulePath out/AksAuditd -Destination /tmp/layout -LinkPowerShell
+.EXAMPLE
+    ./image/New-ImageLayout.ps1 -ModulePath out/AksAuditd -Destination out/image -ReadyToRun
 #>
 [CmdletBinding()]
 param(
@@ -28,7 +32,10 @@ param(
     [string] $PowerShellHome = $PSHOME,
 
     # Link PowerShell's folder instead of copying its 60 MB; for tests that write many layouts.
-    [switch] $LinkPowerShell
+    [switch] $LinkPowerShell,
+
+    # Compile PowerShell's engine and the module ahead of time, as the Dockerfile's build stage does.
+    [switch] $ReadyToRun
 )
 
 $ErrorActionPreference = 'Stop'
@@ -39,6 +46,9 @@ $modulePath = $PSCmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath($M
 $root = $PSCmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Destination)
 if (-not (Test-Path -LiteralPath (Join-Path $modulePath 'AksAuditd.psd1'))) {
     throw "No staged module at $modulePath (run: dotnet pwsh ./build.ps1 build)"
+}
+if ($ReadyToRun -and $LinkPowerShell) {
+    throw '-ReadyToRun compiles the layout''s PowerShell in place, so it cannot be linked: leave out -LinkPowerShell'
 }
 
 # Image path => what is copied there; one entry per COPY line of the Dockerfile's final stage.
@@ -72,6 +82,11 @@ foreach ($entry in $layout.GetEnumerator()) {
     else {
         Copy-Item -LiteralPath $entry.Value -Destination $target
     }
+}
+
+if ($ReadyToRun) {
+    & (Join-Path $imageDir 'Invoke-ReadyToRun.ps1') -PowerShellHome (Join-Path $root 'opt/microsoft/powershell/7') `
+        -ModulePath (Join-Path $root 'usr/local/share/powershell/Modules/AksAuditd')
 }
 
 Write-Verbose "Image layout written to $root"

@@ -1,0 +1,139 @@
+<#
+.SYNOPSIS
+    Compiles the image's PowerShell engine and the AksAuditd module ahead of time (ReadyToRun), in place.
+.DESCRIPTION
+    The PowerShell package the image copies (the dotnet tool pinned in .config/dotnet-tools.json) ships IL only,
+    so every process JIT-compiles the engine it uses: on the DaemonSet's idle loop that is seconds of CPU at each
+    start and megabytes of compiled code and compiler memory on every node, for the life of the pod. ReadyToRun
+    code is mapped from the file instead (README, "Resource use and runtime settings").
+
+    Compiled: the engine assemblies any pwsh session loads (pwsh, System.Management.Automation, the
+    Microsoft.PowerShell.* command assemblies, Newtonsoft.Json, Microsoft.ApplicationInsights) and every
+    assembly of the module. The other assemblies of the package (CodeAnalysis, WCF, Windows-only libraries) stay
+    IL: compiling them would double their size in the image for code the loop never runs.
+
+    The compiler is the SDK's own crossgen2 (tools/restore/Crossgen2.Restore.csproj), for the runtime this
+    script runs on; the code targets this machine's architecture, so a multi-platform build compiles each
+    platform in its own build stage. An assembly that is already ReadyToRun is left as it is, so a second run
+    changes nothing.
+
+    Called by the Dockerfile's build stage and by `build.ps1 image-layout -ReadyToRun`.
+.EXAMPLE
+    ./image/Invoke-ReadyToRun.ps1 -PowerShellHome /opt/microsoft/powershell/7 -ModulePath /src/out/AksAuditd
+#>
+[CmdletBinding(SupportsShouldProcess)]
+param(
+    # PowerShell's folder as the image has it (a copy: its engine assemblies are replaced).
+    [Parameter(Mandatory)]
+    [string] $PowerShellHome,
+
+    # The staged module (build.ps1 build writes out/AksAuditd).
+    [Parameter(Mandatory)]
+    [string] $ModulePath
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3.0
+
+# The engine assemblies a pwsh session loads, by file name in $PSHOME.
+$engineAssemblies = @(
+    'pwsh.dll', 'System.Management.Automation.dll', 'Microsoft.PowerShell.*.dll',
+    'Newtonsoft.Json.dll', 'Microsoft.ApplicationInsights.dll'
+)
+
+function Get-Crossgen2 {
+    # Where the SDK keeps its crossgen2: restore the helper project, then ask MSBuild, which resolves the pack
+    # exactly as `dotnet publish -p:PublishReadyToRun=true` would.
+    $project = Join-Path (Split-Path $PSScriptRoot) 'tools/restore/Crossgen2.Restore.csproj'
+    $restore = & dotnet restore $project --nologo -v q 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "Cannot restore crossgen2 ($project): $($restore -join [Environment]::NewLine)" }
+    $answer = & dotnet msbuild $project -nologo -t:ResolveFrameworkReferences,ResolveReadyToRunCompilers -getItem:Crossgen2Tool 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "MSBuild cannot resolve crossgen2 ($project): $($answer -join [Environment]::NewLine)" }
+    $tool = @(($answer -join "`n" | ConvertFrom-Json).Items.Crossgen2Tool)
+    if ($tool.Count -ne 1 -or -not (Test-Path -LiteralPath $tool[0].Identity)) {
+        throw "MSBuild named no crossgen2 for $project"
+    }
+    return $tool[0]
+}
+
+function Test-ReadyToRunCandidate {
+    # True for an IL-only managed assembly: not native, not a reference assembly, not compiled already.
+    param([string] $Path)
+    $stream = [System.IO.File]::OpenRead($Path)
+    try {
+        $reader = [System.Reflection.PortableExecutable.PEReader]::new($stream)
+        try {
+            if (-not $reader.HasMetadata) { return $false }
+            if ($reader.PEHeaders.CorHeader.ManagedNativeHeaderDirectory.Size -gt 0) { return $false }
+            $metadata = [System.Reflection.Metadata.PEReaderExtensions]::GetMetadataReader($reader)
+            foreach ($handle in $metadata.GetAssemblyDefinition().GetCustomAttributes()) {
+                $attribute = $metadata.GetCustomAttribute($handle)
+                if ($attribute.Constructor.Kind -ne [System.Reflection.Metadata.HandleKind]::MemberReference) { continue }
+                $parent = $metadata.GetMemberReference([System.Reflection.Metadata.MemberReferenceHandle]$attribute.Constructor).Parent
+                if ($parent.Kind -ne [System.Reflection.Metadata.HandleKind]::TypeReference) { continue }
+                $type = $metadata.GetTypeReference([System.Reflection.Metadata.TypeReferenceHandle]$parent)
+                if ($metadata.GetString($type.Name) -eq 'ReferenceAssemblyAttribute') { return $false }
+            }
+            return $true
+        }
+        finally { $reader.Dispose() }
+    }
+    catch [System.BadImageFormatException] {
+        return $false
+    }
+    finally { $stream.Dispose() }
+}
+
+$powerShellHome = $PSCmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath($PowerShellHome)
+$modulePath = $PSCmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath($ModulePath)
+if (-not (Test-Path -LiteralPath (Join-Path $powerShellHome 'System.Management.Automation.dll'))) {
+    throw "No PowerShell at $powerShellHome (System.Management.Automation.dll is missing)"
+}
+if (-not (Test-Path -LiteralPath (Join-Path $modulePath 'AksAuditd.psd1'))) {
+    throw "No staged module at $modulePath (run: dotnet pwsh ./build.ps1 build)"
+}
+if ((Get-Item -LiteralPath $powerShellHome).LinkType) {
+    throw "$powerShellHome is a link: compiling in place would change the PowerShell it points to. Copy it first."
+}
+
+$targets = @(
+    foreach ($pattern in $engineAssemblies) { Get-ChildItem -LiteralPath $powerShellHome -Filter $pattern -File }
+    Get-ChildItem -LiteralPath $modulePath -Filter '*.dll' -File -Recurse
+) | Sort-Object FullName -Unique | Where-Object { Test-ReadyToRunCandidate $_.FullName }
+if (-not $targets) {
+    Write-Verbose 'Every assembly is ReadyToRun already'
+    return
+}
+
+$crossgen = Get-Crossgen2
+$runtimeDirectory = [System.Runtime.InteropServices.RuntimeEnvironment]::GetRuntimeDirectory()
+$architecture = "$([System.Runtime.InteropServices.RuntimeInformation]::OSArchitecture)".ToLowerInvariant()
+# What the compiled code may bind to: the runtime, PowerShell, and the module with its Dependencies folder.
+# Named file by file: crossgen2 refuses a reference with the simple name of the assembly it compiles.
+$references = @(
+    foreach ($folder in $runtimeDirectory, $powerShellHome, $modulePath, (Join-Path $modulePath 'Dependencies')) {
+        if (Test-Path -LiteralPath $folder) { Get-ChildItem -LiteralPath $folder -Filter '*.dll' -File }
+    }
+) | Where-Object { $_.Extension -eq '.dll' }
+Write-Verbose "crossgen2 $($crossgen.Identity) for linux-$architecture on the runtime in $runtimeDirectory"
+
+foreach ($assembly in $targets) {
+    if (-not $PSCmdlet.ShouldProcess($assembly.FullName, 'Compile ReadyToRun')) { continue }
+    $compiled = "$($assembly.FullName).r2r.tmp"
+    # A response file: the references are a few hundred paths.
+    $responseFile = "$($assembly.FullName).r2r.rsp"
+    $arguments = @($assembly.FullName, '-o', $compiled, '--targetos', 'linux', '--targetarch', $architecture, '-O')
+    $arguments += foreach ($reference in $references | Where-Object { $_.BaseName -ne $assembly.BaseName }) { '-r', $reference.FullName }
+    [System.IO.File]::WriteAllLines($responseFile, [string[]]$arguments)
+    $output = & $crossgen.Identity "@$responseFile" 2>&1
+    Remove-Item -LiteralPath $responseFile -Force
+    if ($LASTEXITCODE -ne 0) {
+        Remove-Item -LiteralPath $compiled -Force -ErrorAction Ignore
+        throw "crossgen2 failed on $($assembly.FullName) (exit code $LASTEXITCODE): $($output -join [Environment]::NewLine)"
+    }
+    # The file's mode (an executable bit) is kept: the compiled assembly takes the original's place.
+    $mode = $assembly.UnixFileMode
+    Move-Item -LiteralPath $compiled -Destination $assembly.FullName -Force
+    [System.IO.File]::SetUnixFileMode($assembly.FullName, $mode)
+    Write-Verbose "Compiled $($assembly.FullName)"
+}
