@@ -161,7 +161,9 @@ function Get-SourceStamp {
     # folder on every update, so its target changes exactly when the content does.
     param($Configuration)
     $stamp = foreach ($source in $Configuration.RulesSource, $Configuration.PluginsSource) {
-        $data = [System.IO.FileInfo]::new((Join-Path $source '..data'))
+        # Path.Combine, not Join-Path: this runs every second, and Join-Path would load a command assembly
+        # (Microsoft.PowerShell.Commands.Management) into the idle loop for nothing else.
+        $data = [System.IO.FileInfo]::new([System.IO.Path]::Combine($source, '..data'))
         if ($data.LinkTarget) { $data.LinkTarget } else { [System.IO.Directory]::GetLastWriteTimeUtc($source).Ticks }
     }
     return $stamp -join '|'
@@ -343,5 +345,5 @@ while (-not $stopping.IsSet) {
 }
 
 Write-Log 'aks-auditd stopping' -Field @{ reason = 'signal' }
-$signalRegistrations | ForEach-Object Dispose
+foreach ($registration in $signalRegistrations) { $registration.Dispose() }
 exit 0

@@ -35,6 +35,20 @@ Describe 'image/Dockerfile' {
         $manifest.tools.powershell.version | Should -Be $PSVersionTable.PSVersion.ToString()
     }
 
+    It 'compiles PowerShell''s engine and the module ahead of time, in the two folders the final stage copies' {
+        $build = @($Instructions | Where-Object { $_.Stage -eq 0 -and $_.Keyword -eq 'RUN' })
+        $compile = @($build | Where-Object Arguments -match 'image/Invoke-ReadyToRun\.ps1')
+        $compile.Count | Should -Be 1
+        $compile[0].Arguments | Should -Match '-PowerShellHome /opt/microsoft/powershell/7\b'
+        $compile[0].Arguments | Should -Match '-ModulePath /src/out/AksAuditd\b'
+        # After the module is built and PowerShell copied, or it compiles nothing the image gets.
+        $position = [array]::IndexOf($build, $compile[0])
+        ($build[0..$position].Arguments -join "`n") | Should -Match '\./build\.ps1 build'
+        ($build[0..$position].Arguments -join "`n") | Should -Match '/opt/microsoft/powershell/7'
+        @(Get-DockerfileCopy | Where-Object From -eq 'build' | ForEach-Object Source | Sort-Object) |
+            Should -Be @('/opt/microsoft/powershell/7', '/src/out/AksAuditd')
+    }
+
     It 'carries the OCI labels, with the module version' {
         $labels = ($Final | Where-Object Keyword -eq 'LABEL').Arguments -join ' '
         foreach ($label in 'title', 'description', 'source', 'licenses', 'version') {
@@ -59,7 +73,7 @@ Describe 'image/Dockerfile' {
         $environment['DOTNET_gcServer'] | Should -Be '0'
         $environment['AA_LOG_FORMAT'] | Should -Be 'json'
         $docs = Get-Content -Raw (Join-Path $RepoRoot 'README.md')
-        foreach ($name in $environment.Keys | Where-Object { $_ -like 'DOTNET_*' }) {
+        foreach ($name in $environment.Keys | Where-Object { $_ -like 'DOTNET_*' -or $_ -like 'MALLOC_*' }) {
             $docs | Should -Match "\b$name=$([regex]::Escape($environment[$name]))" -Because "$name is a runtime setting and needs its measurement"
         }
     }
