@@ -112,6 +112,13 @@ public sealed class HostCommandRunner : IHostCommandRunner
             start.ArgumentList.Add(argument);
         }
 
+        // The image tunes glibc's allocator for this long-lived process (MALLOC_ARENA_MAX and the thresholds); the
+        // node's own tools run with glibc's defaults, as they would on the node.
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("MALLOC_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(name);
+        }
+
         foreach (var (name, value) in environment)
         {
             start.Environment[name] = value;

@@ -48,6 +48,28 @@ public sealed class HostCommandRunnerTests
     }
 
     [Fact]
+    public void TheNodesToolsRunWithGlibcsDefaultsNotTheImagesAllocatorSettings()
+    {
+        var runner = new HostCommandRunner("/", HostAccessMode.Direct);
+        var saved = Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX");
+        try
+        {
+            Environment.SetEnvironmentVariable("MALLOC_ARENA_MAX", "2");
+
+            var inherited = runner.Run(new HostCommand("env"));
+            var asked = runner.Run(new HostCommand("env") { Environment = new Dictionary<string, string> { ["MALLOC_ARENA_MAX"] = "4" } });
+
+            Assert.DoesNotContain("MALLOC_ARENA_MAX=", inherited.StandardOutput);
+            Assert.Contains("MALLOC_ARENA_MAX=4", asked.StandardOutput);
+            Assert.Contains("PATH=", inherited.StandardOutput);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("MALLOC_ARENA_MAX", saved);
+        }
+    }
+
+    [Fact]
     public void AMissingProgramIsAnErrorNamingIt()
     {
         var runner = new HostCommandRunner("/", HostAccessMode.Direct);
