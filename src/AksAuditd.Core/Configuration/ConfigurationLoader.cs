@@ -39,6 +39,9 @@ public sealed class ConfigurationLoader
         _environment = environment ?? Environment.GetEnvironmentVariable;
     }
 
+    /// <summary>The one folder augenrules merges into audit.rules (a constant of audit-userspace).</summary>
+    public const string AugenrulesDirectory = "/etc/audit/rules.d";
+
     /// <summary>Loads the configuration. <paramref name="path"/> overrides AA_CONFIG_FILE and the default file.</summary>
     /// <exception cref="ConfigurationException">A value is invalid, or the file is not valid YAML.</exception>
     public AksAuditdConfiguration Load(string? path = null)
@@ -65,11 +68,22 @@ public sealed class ConfigurationLoader
             }
         }
 
+        var rulesDirectory = ParseAbsolutePath("RulesDirectory", raw["RulesDirectory"]);
+        if (rulesDirectory.TrimEnd('/') != AugenrulesDirectory)
+        {
+            // Kept for the Go tool's AA_RULES_DIR, but augenrules (which Restart-Auditd runs, and the node's auditd
+            // service at boot) merges only this one folder: rules synced elsewhere are never loaded by it.
+            warnings.Add(
+                $"RulesDirectory is {rulesDirectory} (from {raw["RulesDirectory"].Origin}), but augenrules, which Restart-Auditd " +
+                $"and the node's auditd service run, loads only {AugenrulesDirectory}: rules synced to {rulesDirectory} are not " +
+                "loaded into the kernel unless something else on the node loads them.");
+        }
+
         return new AksAuditdConfiguration
         {
             LogLevel = ParseLogLevel(raw["LogLevel"], warnings),
             PollInterval = ParsePollInterval(raw["PollInterval"]),
-            RulesDirectory = ParseAbsolutePath("RulesDirectory", raw["RulesDirectory"]),
+            RulesDirectory = rulesDirectory,
             PluginsDirectory = ParseAbsolutePath("PluginsDirectory", raw["PluginsDirectory"]),
             HostRoot = ParseAbsolutePath("HostRoot", raw["HostRoot"]),
             RulesSource = ParseAbsolutePath("RulesSource", raw["RulesSource"]),

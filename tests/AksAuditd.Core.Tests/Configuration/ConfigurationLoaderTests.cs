@@ -165,6 +165,28 @@ public sealed class ConfigurationLoaderTests : IDisposable
     }
 
     [Fact]
+    public void ARulesDirectoryAugenrulesDoesNotReadIsAWarningNamingBothFolders()
+    {
+        var configuration = Load(new Dictionary<string, string> { ["AA_RULES_DIR"] = "/etc/audit/custom.d" }, fileText: null);
+
+        Assert.Equal("/etc/audit/custom.d", configuration.RulesDirectory);
+        var warning = Assert.Single(configuration.Warnings);
+        Assert.Contains("/etc/audit/custom.d", warning);
+        Assert.Contains("AA_RULES_DIR", warning);
+        Assert.Contains("loads only /etc/audit/rules.d", warning);
+    }
+
+    [Theory]
+    [InlineData("/etc/audit/rules.d")]
+    [InlineData("/etc/audit/rules.d/")]
+    public void TheRulesDirectoryAugenrulesReadsIsNoWarning(string directory)
+    {
+        var configuration = Load(new Dictionary<string, string> { ["AA_RULES_DIR"] = directory }, fileText: null);
+
+        Assert.Empty(configuration.Warnings);
+    }
+
+    [Fact]
     public void UnknownLogLevelFallsBackToInfoWithAWarningLikeTheGoTool()
     {
         var configuration = Load(new Dictionary<string, string> { ["AA_LOG_LEVEL"] = "verbose" }, fileText: null);
