@@ -5,7 +5,7 @@ using System.Runtime.Loader;
 namespace AksAuditd.PowerShell;
 
 /// <summary>
-/// Loads AksAuditd.Core and its packages (YamlDotNet) from the module's Dependencies/ folder
+/// Loads AksAuditd.Core and its packages (YamlDotNet, System.IO.Hashing) from the module's Dependencies/ folder
 /// into a context of their own, so another module that brought a different YamlDotNet into the session
 /// cannot break us, nor we it. Only AksAuditd.Core is handed to the default context; everything Core
 /// needs is resolved inside this context.

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Numerics;
 
 namespace AksAuditd.Core.Sync;
@@ -26,6 +27,13 @@ public static class ContentHash
         0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ];
+
+    /// <summary>
+    /// A fast, non-cryptographic fingerprint (XXH128) of content this process has already given a SHA-256: a poll
+    /// re-reads a tenth of the node's files to catch edits that stat does not show, and comparing fingerprints
+    /// keeps that cheap (SHA-256 is computed again only when the fingerprint differs). Never reported or stored.
+    /// </summary>
+    public static UInt128 Fingerprint(ReadOnlySpan<byte> data) => XxHash128.HashToUInt128(data);
 
     /// <summary>The digest as 64 lower-case hex digits.</summary>
     public static string Sha256Hex(ReadOnlySpan<byte> data) => Convert.ToHexStringLower(Sha256(data));

@@ -3,7 +3,11 @@ using AksAuditd.Core.Logging;
 namespace AksAuditd.Core.Sync;
 
 /// <summary>One file in the node's rules.d or plugins.d that the sync kind counts.</summary>
-public sealed record NodeFile(string Name, string Path, FileIdentity Identity, string Sha256);
+public sealed record NodeFile(string Name, string Path, FileIdentity Identity, string Sha256)
+{
+    /// <summary>The content's <see cref="ContentHash.Fingerprint"/>, to re-check it without another SHA-256.</summary>
+    public UInt128 Fingerprint { get; init; }
+}
 
 /// <summary>
 /// The counted files of a node directory (*.rules or *.conf), with their hashes, and the sync's own
@@ -100,8 +104,13 @@ public sealed class NodeFileSet
                     continue; // removed while we looked: absent
                 }
 
-                file = new NodeFile(name, path, fileIdentity, ContentHash.Sha256Hex(contents));
-                if (verify && cache.Known(name) is { } known && known != file.Sha256 && cache.TryGet(name, fileIdentity, false, out _))
+                // The same bytes as last time (a touch, or this poll's re-check): the SHA-256 is known already.
+                var fingerprint = ContentHash.Fingerprint(contents);
+                var remembered = cache.Remembered(name);
+                file = remembered is not null && remembered.Fingerprint == fingerprint
+                    ? remembered with { Path = path, Identity = fileIdentity }
+                    : new NodeFile(name, path, fileIdentity, ContentHash.Sha256Hex(contents)) { Fingerprint = fingerprint };
+                if (verify && remembered is not null && remembered.Sha256 != file.Sha256 && cache.TryGet(name, fileIdentity, false, out _))
                 {
                     log.Warn("A node file changed without any trace in stat (same size, times and inode); it is treated as modified",
                         new LogField("file", path));
@@ -142,7 +151,7 @@ public sealed class NodeFileSet
                 return false;
             }
 
-            if (ContentHash.Sha256Hex(contents) != file.Sha256)
+            if (ContentHash.Fingerprint(contents) != file.Fingerprint)
             {
                 return false;
             }

@@ -194,7 +194,7 @@ public sealed class SyncService
         foreach (var write in writes)
         {
             var path = Path.Combine(target, write.Name);
-            session.Target.Wrote(new NodeFile(write.Name, path, _fs.Stat(path), write.Sha256));
+            session.Target.Wrote(new NodeFile(write.Name, path, _fs.Stat(path), write.Sha256) { Fingerprint = ContentHash.Fingerprint(write.Contents) });
         }
 
         foreach (var name in deletes)

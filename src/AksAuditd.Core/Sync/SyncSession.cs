@@ -262,8 +262,8 @@ public sealed class TargetCache
         return false;
     }
 
-    /// <summary>The hash recorded for this name, whatever its identity (to spot changes that stat did not show).</summary>
-    internal string? Known(string name) => _entries.TryGetValue(name, out var entry) ? entry.File.Sha256 : null;
+    /// <summary>The file recorded for this name, whatever its identity (to spot changes that stat did not show).</summary>
+    internal NodeFile? Remembered(string name) => _entries.TryGetValue(name, out var entry) ? entry.File : null;
 
     internal void Put(NodeFile file, DateTime readStarted)
     {
