@@ -17,15 +17,36 @@ public abstract class AksAuditdCmdlet : PSCmdlet
         ? ProcessLog.Json(LoadLogLevel())
         : new StreamLogSink(this);
 
-    /// <summary>Loads the configuration, turning a bad one into a terminating error that names the setting.</summary>
-    internal AksAuditdConfiguration LoadConfiguration(string? path = null)
+    // The configuration warnings this process has shown. The entrypoint runs the sync cmdlets every poll for the life
+    // of the node: a warning about the same config.yaml belongs in the log once, not twice a poll.
+    private static readonly HashSet<string> ShownWarnings = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Loads the configuration, turning a bad one into a terminating error that names the setting. Its warnings
+    /// are written the first time this process meets them (every time with <paramref name="everyWarning"/>, for
+    /// Get-AksAuditdConfiguration, whose job is to report them), then only to the verbose stream.
+    /// </summary>
+    internal AksAuditdConfiguration LoadConfiguration(string? path = null, bool everyWarning = false)
     {
         try
         {
             var configuration = new ConfigurationLoader().Load(path);
             foreach (var warning in configuration.Warnings)
             {
-                WriteWarning(warning);
+                bool first;
+                lock (ShownWarnings)
+                {
+                    first = ShownWarnings.Add(warning);
+                }
+
+                if (first || everyWarning)
+                {
+                    WriteWarning(warning);
+                }
+                else
+                {
+                    WriteVerbose($"Configuration warning (shown before in this process): {warning}");
+                }
             }
 
             return configuration;

@@ -44,6 +44,27 @@ public sealed class SyncCmdletTests : IDisposable
     }
 
     [Fact]
+    public void AConfigurationWarningIsWrittenOnceAProcessNotOnEveryPoll()
+    {
+        // A key no other test uses: the warnings already shown are remembered for the whole process.
+        var key = "pollIntervalTypo" + Guid.NewGuid().ToString("N")[..8];
+        var config = Path.Combine(_root, "config.yaml");
+        File.WriteAllText(config, $"{key}: 10s\n");
+        File.WriteAllText(Path.Combine(Source, "10-a.rules"), "-w /etc/passwd -p wa\n");
+        using var shell = new ModuleRunspace(new Dictionary<string, string?> { ["AA_CONFIG_FILE"] = config });
+
+        var first = shell.Invoke("param($s, $t, $st) Sync-AuditRules -SourcePath $s -TargetPath $t -StatePath $st", Paths);
+        var second = shell.Invoke("param($s, $t, $st) Sync-AuditRules -SourcePath $s -TargetPath $t -StatePath $st -Verbose", Paths);
+        var report = shell.Invoke("Get-AksAuditdConfiguration");
+
+        Assert.Empty(first.AllErrors);
+        Assert.Single(first.Warnings, w => w.Contains(key, StringComparison.Ordinal));
+        Assert.DoesNotContain(second.Warnings, w => w.Contains(key, StringComparison.Ordinal));
+        Assert.Contains(second.Verbose, v => v.Contains(key, StringComparison.Ordinal));
+        Assert.Single(report.Warnings, w => w.Contains(key, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void WhatIfReportsThePlanAndWritesNothing()
     {
         File.WriteAllText(Path.Combine(Source, "10-a.rules"), "-w /etc/passwd -p wa\n");

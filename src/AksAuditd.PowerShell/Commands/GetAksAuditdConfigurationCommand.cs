@@ -17,6 +17,6 @@ public sealed class GetAksAuditdConfigurationCommand : AksAuditdCmdlet
     {
         var path = Path is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
         WriteVerbose(path is null ? "Reading configuration from AA_CONFIG_FILE or the default file" : $"Reading configuration from {path}");
-        WriteObject(LoadConfiguration(path));
+        WriteObject(LoadConfiguration(path, everyWarning: true));
     }
 }
