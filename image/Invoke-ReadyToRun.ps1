@@ -12,9 +12,9 @@
     assembly of the module. The other assemblies of the package (CodeAnalysis, WCF, Windows-only libraries) stay
     IL: compiling them would double their size in the image for code the loop never runs.
 
-    The compiler is the SDK's own crossgen2 (tools/restore/Crossgen2.Restore.csproj), for the runtime this
-    script runs on; the code targets this machine's architecture, so a multi-platform build compiles each
-    platform in its own build stage. An assembly that is already ReadyToRun is left as it is, so a second run
+    The compiler is the SDK's own crossgen2 (tools/restore/crossgen2/Crossgen2.Restore.csproj), for the runtime
+    this script runs on; the code targets the architecture of that SDK (its runtime identifier), so a
+    multi-platform build compiles each platform in its own build stage. An assembly that is already ReadyToRun is left as it is, so a second run
     changes nothing.
 
     Called by the Dockerfile's build stage and by `build.ps1 image-layout -ReadyToRun`.
@@ -44,7 +44,7 @@ $engineAssemblies = @(
 function Get-Crossgen2 {
     # Where the SDK keeps its crossgen2: restore the helper project, then ask MSBuild, which resolves the pack
     # exactly as `dotnet publish -p:PublishReadyToRun=true` would.
-    $project = Join-Path (Split-Path $PSScriptRoot) 'tools/restore/Crossgen2.Restore.csproj'
+    $project = Join-Path (Split-Path $PSScriptRoot) 'tools/restore/crossgen2/Crossgen2.Restore.csproj'
     $restore = & dotnet restore $project --nologo -v q 2>&1
     if ($LASTEXITCODE -ne 0) { throw "Cannot restore crossgen2 ($project): $($restore -join [Environment]::NewLine)" }
     $answer = & dotnet msbuild $project -nologo -t:ResolveFrameworkReferences,ResolveReadyToRunCompilers -getItem:Crossgen2Tool 2>&1
@@ -107,7 +107,12 @@ if (-not $targets) {
 
 $crossgen = Get-Crossgen2
 $runtimeDirectory = [System.Runtime.InteropServices.RuntimeEnvironment]::GetRuntimeDirectory()
-$architecture = "$([System.Runtime.InteropServices.RuntimeInformation]::OSArchitecture)".ToLowerInvariant()
+# The SDK's own architecture, as MSBuild resolved it for crossgen2: the code must match the runtime that loads it
+# (a wrong one is a BadImageFormatException, not a fallback to the JIT), and the kernel's can differ from it.
+$architecture = $crossgen.TargetArch
+if ($architecture -notin 'x64', 'arm64') {
+    throw "crossgen2 targets '$architecture'; the image is built for x64 and arm64 only"
+}
 # What the compiled code may bind to: the runtime, PowerShell, and the module with its Dependencies folder.
 # Named file by file: crossgen2 refuses a reference with the simple name of the assembly it compiles.
 $references = @(
@@ -122,18 +127,22 @@ foreach ($assembly in $targets) {
     $compiled = "$($assembly.FullName).r2r.tmp"
     # A response file: the references are a few hundred paths.
     $responseFile = "$($assembly.FullName).r2r.rsp"
-    $arguments = @($assembly.FullName, '-o', $compiled, '--targetos', 'linux', '--targetarch', $architecture, '-O')
-    $arguments += foreach ($reference in $references | Where-Object { $_.BaseName -ne $assembly.BaseName }) { '-r', $reference.FullName }
-    [System.IO.File]::WriteAllLines($responseFile, [string[]]$arguments)
-    $output = & $crossgen.Identity "@$responseFile" 2>&1
-    Remove-Item -LiteralPath $responseFile -Force
-    if ($LASTEXITCODE -ne 0) {
-        Remove-Item -LiteralPath $compiled -Force -ErrorAction Ignore
-        throw "crossgen2 failed on $($assembly.FullName) (exit code $LASTEXITCODE): $($output -join [Environment]::NewLine)"
+    try {
+        $arguments = @($assembly.FullName, '-o', $compiled, '--targetos', 'linux', '--targetarch', $architecture, '-O')
+        $arguments += foreach ($reference in $references | Where-Object { $_.BaseName -ne $assembly.BaseName }) { '-r', $reference.FullName }
+        [System.IO.File]::WriteAllLines($responseFile, [string[]]$arguments)
+        $output = & $crossgen.Identity "@$responseFile" 2>&1
+        if ($LASTEXITCODE -ne 0) {
+            throw "crossgen2 failed on $($assembly.FullName) (exit code $LASTEXITCODE): $($output -join [Environment]::NewLine)"
+        }
+        # The file's mode (an executable bit) is kept: the compiled assembly takes the original's place.
+        $mode = $assembly.UnixFileMode
+        Move-Item -LiteralPath $compiled -Destination $assembly.FullName -Force
+        [System.IO.File]::SetUnixFileMode($assembly.FullName, $mode)
     }
-    # The file's mode (an executable bit) is kept: the compiled assembly takes the original's place.
-    $mode = $assembly.UnixFileMode
-    Move-Item -LiteralPath $compiled -Destination $assembly.FullName -Force
-    [System.IO.File]::SetUnixFileMode($assembly.FullName, $mode)
+    finally {
+        # Whatever failed, nothing of ours is left beside the assembly (the layout is copied as it is).
+        foreach ($leftover in $responseFile, $compiled) { Remove-Item -LiteralPath $leftover -Force -ErrorAction Ignore }
+    }
     Write-Verbose "Compiled $($assembly.FullName)"
 }

@@ -43,8 +43,10 @@ Describe 'image/Dockerfile' {
         $compile[0].Arguments | Should -Match '-ModulePath /src/out/AksAuditd\b'
         # After the module is built and PowerShell copied, or it compiles nothing the image gets.
         $position = [array]::IndexOf($build, $compile[0])
-        ($build[0..$position].Arguments -join "`n") | Should -Match '\./build\.ps1 build'
-        ($build[0..$position].Arguments -join "`n") | Should -Match '/opt/microsoft/powershell/7'
+        $position | Should -BeGreaterThan 1
+        $before = $build[0..($position - 1)].Arguments -join "`n"
+        $before | Should -Match '\./build\.ps1 build'
+        $before | Should -Match '/opt/microsoft/powershell/7'
         @(Get-DockerfileCopy | Where-Object From -eq 'build' | ForEach-Object Source | Sort-Object) |
             Should -Be @('/opt/microsoft/powershell/7', '/src/out/AksAuditd')
     }

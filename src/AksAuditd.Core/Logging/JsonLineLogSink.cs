@@ -51,36 +51,56 @@ public sealed class JsonLineLogSink : ILogSink, IDisposable
 
         lock (_gate)
         {
-            _buffer.ResetWrittenCount();
-            _writer.Reset(_buffer);
-            _writer.WriteStartObject();
-            _writer.WriteString("time", DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture));
-            _writer.WriteString("level", level.ToString().ToLowerInvariant());
-            _writer.WriteString("msg", message);
-            HashSet<string>? written = null;
-            foreach (var field in fields)
+            try
             {
-                // The fixed names are the line's own; a field cannot forge them, nor repeat a name (invalid JSON
-                // for some parsers): the first value of a name wins.
-                if (field.Name is "time" or "level" or "msg" || string.IsNullOrEmpty(field.Name) || !(written ??= new(StringComparer.Ordinal)).Add(field.Name))
-                {
-                    continue;
-                }
-
-                _writer.WritePropertyName(field.Name);
-                WriteValue(field.Value, 0);
+                WriteLine(level, message, fields);
             }
-
-            _writer.WriteEndObject();
-            _writer.Flush();
-            // One write of the whole line, then a flush: the line is on stdout before the next poll sleeps.
-            _output.Write(Encoding.UTF8.GetString(_buffer.WrittenSpan));
-            _output.Write('\n');
-            _output.Flush();
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A log line must never abort what it reports on (a sync half-way through its writes): a full disk
+                // behind a redirected stdout, or a field whose enumeration throws, costs this line only.
+                try
+                {
+                    Console.Error.WriteLine($"aks-auditd: a log line was dropped ({e.GetType().Name}: {e.Message}): {message}");
+                }
+                catch (Exception)
+                {
+                    // Nowhere left to say it.
+                }
+            }
         }
     }
 
     public void Dispose() => _writer.Dispose();
+
+    private void WriteLine(LogLevel level, string message, IReadOnlyList<LogField> fields)
+    {
+        _buffer.ResetWrittenCount();
+        _writer.Reset(_buffer);
+        _writer.WriteStartObject();
+        _writer.WriteString("time", DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture));
+        _writer.WriteString("level", level.ToString().ToLowerInvariant());
+        _writer.WriteString("msg", message);
+        HashSet<string>? written = null;
+        foreach (var field in fields)
+        {
+            // The fixed names are the line's own; a field cannot forge them, nor repeat a name (invalid JSON
+            // for some parsers): the first value of a name wins.
+            if (field.Name is "time" or "level" or "msg" || string.IsNullOrEmpty(field.Name) || !(written ??= new(StringComparer.Ordinal)).Add(field.Name))
+            {
+                continue;
+            }
+
+            _writer.WritePropertyName(field.Name);
+            WriteValue(field.Value, 0);
+        }
+
+        _writer.WriteEndObject();
+        _writer.Flush();
+        // One write of the whole line, then a flush: the line is on stdout before the next poll sleeps.
+        _output.Write(Encoding.UTF8.GetString(_buffer.WrittenSpan) + "\n");
+        _output.Flush();
+    }
 
     private void WriteValue(object? value, int depth)
     {

@@ -121,4 +121,36 @@ public sealed class JsonLineLogSinkTests
         using var document = JsonDocument.Parse(line);
         Assert.Equal("first.rules", document.RootElement.GetProperty("file").GetString());
     }
+
+    [Fact]
+    public void ALineThatCannotBeWrittenIsDroppedWithoutFailingTheCaller()
+    {
+        var output = new StringWriter();
+        using var sink = new JsonLineLogSink(output, LogLevel.Info);
+
+        sink.Info("broken field", new LogField("files", ThrowingItems()));
+        sink.Info("next line");
+
+        var line = Assert.Single(output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        using var document = JsonDocument.Parse(line);
+        Assert.Equal("next line", document.RootElement.GetProperty("msg").GetString());
+
+        using var broken = new JsonLineLogSink(new FailingWriter(), LogLevel.Info);
+        broken.Error("disk full behind stdout");
+    }
+
+    private static IEnumerable<string> ThrowingItems()
+    {
+        yield return "a.rules";
+        throw new InvalidOperationException("the collection changed");
+    }
+
+    private sealed class FailingWriter : TextWriter
+    {
+        public override System.Text.Encoding Encoding => System.Text.Encoding.UTF8;
+
+        public override void Write(char value) => throw new IOException("No space left on device");
+
+        public override void Write(string? value) => throw new IOException("No space left on device");
+    }
 }
