@@ -77,8 +77,8 @@ public sealed class HostCommandRunner : IHostCommandRunner
     {
         try
         {
-            var link = File.ResolveLinkTarget("/proc/self/ns/pid", returnFinalTarget: false)?.ToString() ?? Directory.ResolveLinkTarget("/proc/self/ns/pid", false)?.ToString();
-            return link == $"pid:[{InitialPidNamespaceInode}]";
+            // The link's own text ("pid:[4026531836]"): ResolveLinkTarget would make it a path beside the link.
+            return new FileInfo("/proc/self/ns/pid").LinkTarget == $"pid:[{InitialPidNamespaceInode}]";
         }
         catch (IOException)
         {

@@ -70,6 +70,17 @@ public sealed class HostCommandRunnerTests
     }
 
     [Fact]
+    public void TheInitialPidNamespaceIsRecognisedAsTheKernelSeesIt()
+    {
+        // The kernel's own answer: NSpid lists the process's pid in each namespace from the initial one down, so a
+        // single entry means this process is in the initial PID namespace (where audit requests are accepted).
+        var nspid = File.ReadLines("/proc/self/status").Single(l => l.StartsWith("NSpid:", StringComparison.Ordinal));
+        var inInitial = nspid.Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries).Length == 2;
+
+        Assert.Equal(inInitial, HostCommandRunner.InInitialPidNamespace());
+    }
+
+    [Fact]
     public void AMissingProgramIsAnErrorNamingIt()
     {
         var runner = new HostCommandRunner("/", HostAccessMode.Direct);
