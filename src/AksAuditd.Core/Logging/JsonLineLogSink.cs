@@ -151,9 +151,17 @@ public sealed class JsonLineLogSink : ILogSink, IDisposable
                 break;
             case IDictionary map when depth < MaxDepth:
                 _writer.WriteStartObject();
+                var names = new HashSet<string>(StringComparer.Ordinal);
                 foreach (DictionaryEntry entry in map)
                 {
-                    _writer.WritePropertyName(Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? string.Empty);
+                    // Keys 1 and "1" are one JSON name: the first wins, as for the line's own fields.
+                    var name = Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? string.Empty;
+                    if (!names.Add(name))
+                    {
+                        continue;
+                    }
+
+                    _writer.WritePropertyName(name);
                     WriteValue(entry.Value, depth + 1);
                 }
 

@@ -120,6 +120,12 @@ public sealed class JsonLineLogSinkTests
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(line, "\"file\""));
         using var document = JsonDocument.Parse(line);
         Assert.Equal("first.rules", document.RootElement.GetProperty("file").GetString());
+
+        var nested = new StringWriter();
+        using var nestedSink = new JsonLineLogSink(nested, LogLevel.Info);
+        nestedSink.Info("keys", new LogField("counts", new System.Collections.Hashtable { [1] = 1, ["1"] = 2 }));
+        using var keys = JsonDocument.Parse(nested.ToString());
+        Assert.Equal("1", Assert.Single(keys.RootElement.GetProperty("counts").EnumerateObject()).Name);
     }
 
     [Fact]
