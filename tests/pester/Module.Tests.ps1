@@ -61,3 +61,35 @@ Describe 'Cmdlets that change a node' {
         $parameters.Keys | Should -Contain 'Confirm'
     }
 }
+
+Describe 'Write-AksAuditdLog in the container (AA_LOG_FORMAT=json)' {
+    It 'writes one JSON line on stdout whose fields keep their JSON types' {
+        # A child pwsh: in JSON mode the line goes to the process's stdout, which is what Container Insights reads.
+        $script = @"
+Import-Module '$(Join-Path $ModuleDir 'AksAuditd.psd1')'
+`$names = 'b.rules', 'a.rules' | Sort-Object
+Write-AksAuditdLog 'synced' -Level warn -Field @{ files = `$names; count = @(`$names).Count; nested = @{ ok = `$true }; took = [timespan]'00:00:02' }
+Write-AksAuditdLog 'not shown' -Level debug
+"@
+        $saved = $env:AA_LOG_FORMAT, $env:AA_LOG_LEVEL
+        try {
+            $env:AA_LOG_FORMAT = 'json'
+            $env:AA_LOG_LEVEL = 'info'
+            $output = @(& (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command $script)
+        }
+        finally { $env:AA_LOG_FORMAT, $env:AA_LOG_LEVEL = $saved }
+
+        $LASTEXITCODE | Should -Be 0
+        $output.Count | Should -Be 1 -Because "stdout carries only the lines at or above the level: $output"
+        $entry = $output[0] | ConvertFrom-Json -AsHashtable
+        $entry.level | Should -Be 'warn'
+        $entry.msg | Should -Be 'synced'
+        $entry.time | Should -BeOfType [datetime] -Because 'an RFC 3339 time, which ConvertFrom-Json reads as a date'
+        $entry.time.Kind | Should -Be 'Utc'
+        $entry.files | Should -Be @('a.rules', 'b.rules')
+        $entry.count | Should -BeOfType [long]
+        $entry.count | Should -Be 2
+        $entry.nested.ok | Should -BeTrue
+        $entry.took | Should -Be '00:00:02'
+    }
+}
