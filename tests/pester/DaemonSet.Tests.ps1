@@ -73,7 +73,7 @@ Describe 'image/Dockerfile' {
     It 'sets the measured runtime settings, each one documented in the README' {
         $environment = Get-DockerfileEnvironment
         $environment['DOTNET_gcServer'] | Should -Be '0'
-        $environment['AA_LOG_FORMAT'] | Should -Be 'json'
+        $environment.Contains('AA_LOG_FORMAT') | Should -BeFalse -Because 'the entrypoint sets it for itself; a pwsh started by hand in the container gets the PowerShell streams'
         $docs = Get-Content -Raw (Join-Path $RepoRoot 'README.md')
         foreach ($name in $environment.Keys | Where-Object { $_ -like 'DOTNET_*' -or $_ -like 'MALLOC_*' }) {
             $docs | Should -Match "\b$name=$([regex]::Escape($environment[$name]))" -Because "$name is a runtime setting and needs its measurement"
