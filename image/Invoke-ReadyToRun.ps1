@@ -12,9 +12,10 @@
     assembly of the module. The other assemblies of the package (CodeAnalysis, WCF, Windows-only libraries) stay
     IL: compiling them would double their size in the image for code the loop never runs.
 
-    The compiler is the SDK's own crossgen2 (tools/restore/crossgen2/Crossgen2.Restore.csproj), for the runtime
-    this script runs on; the code targets the architecture of that SDK (its runtime identifier), so a
-    multi-platform build compiles each platform in its own build stage. An assembly that is already ReadyToRun is left as it is, so a second run
+    The compiler is the SDK's own crossgen2 (tools/restore/crossgen2/Crossgen2.Restore.csproj), and the code binds
+    to the runtime pack of the runtime that SDK bundles, as `dotnet publish -p:PublishReadyToRun=true` does. It
+    targets this machine's architecture, or -TargetArchitecture: the Dockerfile's build stage runs on the build
+    machine ($BUILDPLATFORM, never under emulation) and compiles for each platform of a multi-platform build. An assembly that is already ReadyToRun is left as it is, so a second run
     changes nothing.
 
     Called by the Dockerfile's build stage and by `build.ps1 image-layout -ReadyToRun`.
@@ -29,7 +30,13 @@ param(
 
     # The staged module (build.ps1 build writes out/AksAuditd).
     [Parameter(Mandatory)]
-    [string] $ModulePath
+    [string] $ModulePath,
+
+    # The architecture the image runs on: x64 or arm64 (amd64, Docker's name for x64, is taken too). Empty means
+    # this machine's, as the SDK sees it.
+    [AllowEmptyString()]
+    [ValidateSet('', 'x64', 'amd64', 'arm64')]
+    [string] $TargetArchitecture = ''
 )
 
 $ErrorActionPreference = 'Stop'
@@ -41,19 +48,34 @@ $engineAssemblies = @(
     'Newtonsoft.Json.dll', 'Microsoft.ApplicationInsights.dll'
 )
 
-function Get-Crossgen2 {
-    # Where the SDK keeps its crossgen2: restore the helper project, then ask MSBuild, which resolves the pack
-    # exactly as `dotnet publish -p:PublishReadyToRun=true` would.
+function Get-ReadyToRunToolset {
+    # Where the SDK keeps its crossgen2 and the target's runtime pack: restore the helper project, then ask
+    # MSBuild, which resolves both exactly as `dotnet publish -r linux-<arch> -p:PublishReadyToRun=true` would.
+    param([string] $Architecture)
     $project = Join-Path (Split-Path $PSScriptRoot) 'tools/restore/crossgen2/Crossgen2.Restore.csproj'
-    $restore = & dotnet restore $project --nologo -v q 2>&1
+    $properties = @(if ($Architecture) { "-p:TargetArchitecture=$Architecture" })
+    $restore = & dotnet restore $project --nologo -v q @properties 2>&1
     if ($LASTEXITCODE -ne 0) { throw "Cannot restore crossgen2 ($project): $($restore -join [Environment]::NewLine)" }
-    $answer = & dotnet msbuild $project -nologo -t:ResolveFrameworkReferences,ResolveReadyToRunCompilers -getItem:Crossgen2Tool 2>&1
+    $answer = & dotnet msbuild $project -nologo @properties -t:ResolveFrameworkReferences,ResolveReadyToRunCompilers `
+        -getItem:Crossgen2Tool -getItem:ResolvedRuntimePack 2>&1
     if ($LASTEXITCODE -ne 0) { throw "MSBuild cannot resolve crossgen2 ($project): $($answer -join [Environment]::NewLine)" }
-    $tool = @(($answer -join "`n" | ConvertFrom-Json).Items.Crossgen2Tool)
+    $items = ($answer -join "`n" | ConvertFrom-Json).Items
+    $tool = @($items.Crossgen2Tool)
     if ($tool.Count -ne 1 -or -not (Test-Path -LiteralPath $tool[0].Identity)) {
         throw "MSBuild named no crossgen2 for $project"
     }
-    return $tool[0]
+    $pack = @($items.ResolvedRuntimePack | Where-Object FrameworkName -eq 'Microsoft.NETCore.App')
+    # The pack holds one framework folder (runtimes/<rid>/lib/net10.0) with the target's assemblies.
+    $runtime = if ($pack.Count -eq 1) {
+        $lib = Join-Path $pack[0].PackageDirectory "runtimes/$($pack[0].RuntimeIdentifier)/lib"
+        @(Get-ChildItem -LiteralPath $lib -Directory -ErrorAction Ignore |
+            Where-Object { Test-Path -LiteralPath (Join-Path $_.FullName 'System.Private.CoreLib.dll') }) |
+            Select-Object -First 1 -ExpandProperty FullName
+    }
+    if (-not $runtime) {
+        throw "MSBuild named no Microsoft.NETCore.App runtime pack with System.Private.CoreLib.dll for $project"
+    }
+    return [pscustomobject]@{ Crossgen2 = $tool[0].Identity; TargetArch = $tool[0].TargetArch; RuntimeDirectory = $runtime }
 }
 
 function Test-ReadyToRunCandidate {
@@ -105,14 +127,15 @@ if (-not $targets) {
     return
 }
 
-$crossgen = Get-Crossgen2
-$runtimeDirectory = [System.Runtime.InteropServices.RuntimeEnvironment]::GetRuntimeDirectory()
-# The SDK's own architecture, as MSBuild resolved it for crossgen2: the code must match the runtime that loads it
-# (a wrong one is a BadImageFormatException, not a fallback to the JIT), and the kernel's can differ from it.
-$architecture = $crossgen.TargetArch
+# The architecture as MSBuild resolved it for crossgen2 (the SDK's own unless asked): the code must match the
+# runtime that loads it (a wrong one is a BadImageFormatException, not a fallback to the JIT), and the kernel's
+# can differ from the SDK's.
+$toolset = Get-ReadyToRunToolset $(if ($TargetArchitecture -eq 'amd64') { 'x64' } else { $TargetArchitecture })
+$architecture = $toolset.TargetArch
 if ($architecture -notin 'x64', 'arm64') {
     throw "crossgen2 targets '$architecture'; the image is built for x64 and arm64 only"
 }
+$runtimeDirectory = $toolset.RuntimeDirectory
 # What the compiled code may bind to: the runtime, PowerShell, and the module with its Dependencies folder.
 # Named file by file: crossgen2 refuses a reference with the simple name of the assembly it compiles.
 $references = @(
@@ -120,7 +143,7 @@ $references = @(
         if (Test-Path -LiteralPath $folder) { Get-ChildItem -LiteralPath $folder -Filter '*.dll' -File }
     }
 ) | Where-Object { $_.Extension -eq '.dll' }
-Write-Verbose "crossgen2 $($crossgen.Identity) for linux-$architecture on the runtime in $runtimeDirectory"
+Write-Verbose "crossgen2 $($toolset.Crossgen2) for linux-$architecture, binding to $runtimeDirectory"
 
 foreach ($assembly in $targets) {
     if (-not $PSCmdlet.ShouldProcess($assembly.FullName, 'Compile ReadyToRun')) { continue }
@@ -131,7 +154,7 @@ foreach ($assembly in $targets) {
         $arguments = @($assembly.FullName, '-o', $compiled, '--targetos', 'linux', '--targetarch', $architecture, '-O')
         $arguments += foreach ($reference in $references | Where-Object { $_.BaseName -ne $assembly.BaseName }) { '-r', $reference.FullName }
         [System.IO.File]::WriteAllLines($responseFile, [string[]]$arguments)
-        $output = & $crossgen.Identity "@$responseFile" 2>&1
+        $output = & $toolset.Crossgen2 "@$responseFile" 2>&1
         if ($LASTEXITCODE -ne 0) {
             throw "crossgen2 failed on $($assembly.FullName) (exit code $LASTEXITCODE): $($output -join [Environment]::NewLine)"
         }

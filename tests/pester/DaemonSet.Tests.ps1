@@ -20,7 +20,7 @@ Describe 'image/Dockerfile' {
 
     It 'builds with the .NET 10 SDK and runs on the .NET 10 runtime of Azure Linux 3.0' {
         $Froms.Count | Should -Be 2
-        $Froms[0].Arguments | Should -Match '^mcr\.microsoft\.com/dotnet/sdk:\$\{DOTNET_VERSION\}-azurelinux3\.0 AS build$'
+        $Froms[0].Arguments | Should -Match '^--platform=\$BUILDPLATFORM mcr\.microsoft\.com/dotnet/sdk:\$\{DOTNET_VERSION\}-azurelinux3\.0 AS build$'
         $Froms[1].Arguments | Should -Match '^mcr\.microsoft\.com/dotnet/runtime:\$\{DOTNET_VERSION\}-azurelinux3\.0$'
         ($Instructions | Where-Object { $_.Keyword -eq 'ARG' -and $_.Arguments -like 'DOTNET_VERSION=*' }).Arguments | Should -Be 'DOTNET_VERSION=10.0'
     }
@@ -41,6 +41,9 @@ Describe 'image/Dockerfile' {
         $compile.Count | Should -Be 1
         $compile[0].Arguments | Should -Match '-PowerShellHome /opt/microsoft/powershell/7\b'
         $compile[0].Arguments | Should -Match '-ModulePath /src/out/AksAuditd\b'
+        # The stage runs on the build machine's platform; the code is for the platform being built.
+        $compile[0].Arguments | Should -Match '-TargetArchitecture "\$\{TARGETARCH\}"'
+        @($Instructions | Where-Object { $_.Stage -eq 0 -and $_.Keyword -eq 'ARG' }).Arguments | Should -Contain 'TARGETARCH'
         # After the module is built and PowerShell copied, or it compiles nothing the image gets.
         $position = [array]::IndexOf($build, $compile[0])
         $position | Should -BeGreaterThan 1

@@ -70,6 +70,36 @@ Describe 'build.ps1 image-layout -ReadyToRun' {
         foreach ($file in $before.Keys) { $after[$file] | Should -Be $before[$file] -Because "$file was compiled already" }
     }
 
+    It 'compiles for the other platform of a multi-platform image when asked, as the build stage does' {
+        # The Dockerfile's build stage runs on the build machine and passes Docker's TARGETARCH (amd64 or arm64).
+        $native = "$([System.Runtime.InteropServices.RuntimeInformation]::ProcessArchitecture)".ToLowerInvariant()
+        $other, $machine = if ($native -eq 'x64') { 'arm64', 0xD11D } else { 'amd64', 0xFD1D } # Linux R2R: PE machine XOR 0x7B79
+        $cross = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-r2r-cross-$([guid]::NewGuid().ToString('n'))"
+        try {
+            $null = New-Item -ItemType Directory -Path $cross
+            Copy-Item -LiteralPath $env:AKSAUDITD_MODULE -Destination (Join-Path $cross 'module') -Recurse
+            # Only the engine's core assembly, to keep this quick: the script compiles what it finds of the engine.
+            $null = New-Item -ItemType Directory -Path (Join-Path $cross 'powershell')
+            foreach ($name in 'System.Management.Automation.dll', 'pwsh.dll') { Copy-Item -LiteralPath (Join-Path $PSHOME $name) -Destination (Join-Path $cross 'powershell') }
+
+            & (Join-Path $RepoRoot 'image/Invoke-ReadyToRun.ps1') -PowerShellHome (Join-Path $cross 'powershell') -ModulePath (Join-Path $cross 'module') -TargetArchitecture $other
+
+            foreach ($assembly in (Join-Path $cross 'module/Dependencies/AksAuditd.Core.dll'), (Join-Path $cross 'powershell/System.Management.Automation.dll')) {
+                Test-ReadyToRunAssembly $assembly | Should -BeTrue
+                $stream = [System.IO.File]::OpenRead($assembly)
+                try {
+                    $reader = [System.Reflection.PortableExecutable.PEReader]::new($stream)
+                    [int]$reader.PEHeaders.CoffHeader.Machine | Should -Be $machine -Because "$assembly must carry $other code"
+                    $reader.Dispose()
+                }
+                finally { $stream.Dispose() }
+            }
+        }
+        finally {
+            if ((Split-Path $cross -Leaf) -like 'aks-auditd-r2r-cross-*') { Remove-Item -LiteralPath $cross -Recurse -Force -ErrorAction SilentlyContinue }
+        }
+    }
+
     It 'refuses to compile a linked PowerShell, which would change the PowerShell it points to' {
         $linked = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-r2r-link-$([guid]::NewGuid().ToString('n'))"
         try {
