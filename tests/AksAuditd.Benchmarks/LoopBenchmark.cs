@@ -8,8 +8,9 @@ namespace AksAuditd.Benchmarks;
 /// rule files, next to a bare pwsh that only sleeps 1 s and touches a file, both measured in the same run.
 /// The layout is the image's, compiled ahead of time as its build stage compiles it (ReadyToRun), and both
 /// processes run its pwsh. Both run with the image's runtime settings (the Dockerfile's ENV) and again with the
-/// runtime's and glibc's defaults, so the effect of the settings is measured too. Reports steady-state RSS and CPU per idle poll and how much the
-/// loop adds (target: at most 20 MB and 5 ms). AKSAUDITD_BENCH_LOOP_SECONDS sets the duration (default 300, at least 90).
+/// runtime's and glibc's defaults, so the effect of the settings is measured too. Reports steady-state RSS and
+/// CPU per idle poll and how much the loop adds (target: at most 20 MB and 5 ms). AKSAUDITD_BENCH_LOOP_SECONDS sets
+/// the duration (default 300, at least 90).
 /// </summary>
 public sealed class LoopBenchmark : IBenchmark
 {

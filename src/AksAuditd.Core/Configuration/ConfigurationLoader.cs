@@ -20,7 +20,7 @@ public sealed class ConfigurationLoader
     {
         new("LogLevel", "AA_LOG_LEVEL", "logLevel", "info"),
         new("PollInterval", "AA_POLL_INTERVAL", "pollInterval", "30s"),
-        new("RulesDirectory", "AA_RULES_DIR", "rulesDirectory", "/etc/audit/rules.d"),
+        new("RulesDirectory", "AA_RULES_DIR", "rulesDirectory", AugenrulesDirectory),
         new("PluginsDirectory", "AA_PLUGINS_DIR", "pluginsDirectory", "/etc/audit/plugins.d"),
         new("HostRoot", "AA_HOST_ROOT", "hostRoot", "/node"),
         new("RulesSource", "AA_RULES_SOURCE", "rulesSource", "/auditd-rules"),

@@ -22,7 +22,6 @@ public sealed class JsonLineLogSink : ILogSink, IDisposable
     private static readonly JsonWriterOptions WriterOptions = new()
     {
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        SkipValidation = false,
     };
 
     private readonly TextWriter _output;
