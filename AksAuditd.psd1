@@ -17,6 +17,7 @@
         'Get-AuditRuleDrift'
         'Sync-AuditRules'
         'Sync-AuditPlugins'
+        'Sync-AuditNode'
         'Install-Auditd'
         'Restart-Auditd'
         'Get-AuditdStatus'

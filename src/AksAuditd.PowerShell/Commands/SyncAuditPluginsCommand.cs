@@ -20,6 +20,9 @@ public sealed class SyncAuditPluginsCommand : SyncCommandBase
 
     private protected override string DefaultTarget(AksAuditdConfiguration configuration) => configuration.HostPluginsDirectory;
 
-    private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) =>
-        new PluginConfigValidator(AllowedPluginPath ?? configuration.AllowedPluginPaths);
+    private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) => Validator(configuration, AllowedPluginPath);
+
+    /// <summary>The plugin validator the plugins sync uses (Sync-AuditNode's too).</summary>
+    internal static IRuleFileValidator Validator(AksAuditdConfiguration configuration, string[]? allowedPluginPaths) =>
+        new PluginConfigValidator(allowedPluginPaths ?? configuration.AllowedPluginPaths);
 }
