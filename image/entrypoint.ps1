@@ -250,6 +250,9 @@ Write-Log 'aks-auditd starting' -Field @{
 
 if ($Init) {
     # Without auditd on the node there is nothing to keep in step: the only failure that fails the init container.
+    # SIGTERM during the install does not stop it: the handler above only sets $stopping, so apt-get and dpkg run
+    # to their end (a dpkg killed halfway leaves the node's packages half-configured, and apt refusing to work
+    # until someone runs dpkg --configure -a). The pod's terminationGracePeriodSeconds leaves room for that.
     try {
         $install = Invoke-Step 'Install-Auditd' @{ HostRoot = $configuration.HostRoot }
         if ($install.Failed) { throw 'Install-Auditd reported errors (logged above)' }
@@ -257,6 +260,10 @@ if ($Init) {
     catch {
         Write-Log "Cannot install auditd on the node: $(Get-ErrorMessage $_)" -Level fatal -Field (Get-ErrorField $_ 'Install-Auditd')
         exit 1
+    }
+    if ($stopping.IsSet) {
+        Write-Log 'Stopping after the install, as asked; the loop does the first pass' -Field @{ reason = 'signal' }
+        exit 0
     }
     # A refused rule set is not fatal here: the loop keeps retrying and picks up a corrected ConfigMap.
     $StatusInterval = [TimeSpan]::MaxValue

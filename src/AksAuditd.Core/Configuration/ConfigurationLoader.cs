@@ -29,6 +29,7 @@ public sealed class ConfigurationLoader
         new("SyncMode", "AA_SYNC_MODE", "syncMode", "managed"),
         new("AllowEmptySource", "AA_ALLOW_EMPTY_SOURCE", "allowEmptySource", "false"),
         new("AllowedPluginPaths", "AA_ALLOWED_PLUGIN_PATHS", "allowedPluginPaths", string.Empty),
+        new("PackagePath", "AA_PACKAGE_PATH", "packagePath", string.Empty),
     };
 
     private readonly Func<string, string?> _environment;
@@ -92,6 +93,7 @@ public sealed class ConfigurationLoader
             SyncMode = ParseSyncMode(raw["SyncMode"]),
             AllowEmptySource = ParseBoolean("AllowEmptySource", raw["AllowEmptySource"]),
             AllowedPluginPaths = ParsePathList("AllowedPluginPaths", raw["AllowedPluginPaths"]),
+            PackagePath = raw["PackagePath"].Value.Trim().Length == 0 ? null : ParseAbsolutePath("PackagePath", raw["PackagePath"]),
             ConfigFile = configFile,
             ConfigFileFound = found,
             Source = raw.ToDictionary(p => p.Key, p => p.Value.Source, StringComparer.Ordinal),

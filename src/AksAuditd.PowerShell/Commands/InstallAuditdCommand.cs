@@ -12,14 +12,20 @@ public sealed class InstallAuditdCommand : AksAuditdCmdlet
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     public string? HostRoot { get; set; }
 
+    /// <summary>A folder of .deb or .rpm files to install from instead of the distribution's mirrors (default: the configured PackagePath).</summary>
+    [Parameter]
+    public string? PackagePath { get; set; }
+
     protected override void ProcessRecord()
     {
-        var root = NodeCmdlet.ResolveHostRoot(this, HostRoot);
+        var configuration = LoadConfiguration();
+        var root = NodeCmdlet.ResolveHostRoot(this, HostRoot, configuration);
+        var packages = PackagePath is null ? configuration.PackagePath : SessionState.Path.GetUnresolvedProviderPathFromPSPath(PackagePath);
         var runner = HostCommandRunner.For(root, Log);
-        WriteVerbose($"Reaching the node at {root} through {runner.Mode}");
+        WriteVerbose($"Reaching the node at {root} through {runner.Mode}" + (packages is null ? string.Empty : $"; installing from the packages in {packages}"));
         try
         {
-            var result = new AuditdInstaller(runner, Log).Install(line => ShouldProcess(root, line));
+            var result = new AuditdInstaller(runner, Log) { PackagePath = packages }.Install(line => ShouldProcess(root, line));
             WriteVerbose(result.AlreadyInstalled
                 ? $"{string.Join(", ", result.Packages)} already installed on {result.Distribution}; no package manager ran"
                 : $"{result.PackageManager} installs {string.Join(", ", result.Packages)} on {result.Distribution}");
@@ -28,6 +34,10 @@ public sealed class InstallAuditdCommand : AksAuditdCmdlet
         catch (UnsupportedDistributionException e)
         {
             ThrowTerminatingError(new ErrorRecord(e, "UnsupportedDistribution", ErrorCategory.NotImplemented, root));
+        }
+        catch (PackageFolderException e)
+        {
+            ThrowTerminatingError(new ErrorRecord(e, "PackageFolderUnusable", ErrorCategory.ObjectNotFound, e.Folder));
         }
         catch (PackageLockHeldException e)
         {
