@@ -286,9 +286,9 @@ function Invoke-Demo {
 
 function Invoke-Generate {
     # One entry for every table generated from libaudit and the audit tools.
-    Invoke-Native sh @((Join-Path $RepoRoot 'tools/generate-rule-tables.sh'))
-    & (Join-Path $RepoRoot 'tools/generate-event-tables.ps1')
-    if (-not $?) { throw 'tools/generate-event-tables.ps1 failed' }
+    Invoke-Native sh @((Join-Path $RepoRoot 'tools/generate-libaudit-tables.sh'))
+    & (Join-Path $RepoRoot 'tools/generate-auparse-tables.ps1')
+    if (-not $?) { throw 'tools/generate-auparse-tables.ps1 failed' }
 }
 
 # The task graph: name, the tasks that must run first, and the action. Invoke-BuildTask runs dependencies
