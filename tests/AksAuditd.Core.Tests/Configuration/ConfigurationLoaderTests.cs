@@ -25,6 +25,7 @@ public sealed class ConfigurationLoaderTests : IDisposable
         { "SyncMode", "Mirror", "mirror", "Mirror", "Mirror" },
         { "AllowEmptySource", "true", "yes", "True", "True" },
         { "AllowedPluginPaths", "/sbin/audisp-syslog,/usr/sbin/audisp-remote", "[/sbin/audisp-syslog]", "/sbin/audisp-syslog;/usr/sbin/audisp-remote", "/sbin/audisp-syslog" },
+        { "PackagePath", "/var/cache/auditd-debs", "/opt/packages/", "/var/cache/auditd-debs", "/opt/packages" },
     };
 
     [Fact]
@@ -291,6 +292,7 @@ public sealed class ConfigurationLoaderTests : IDisposable
         "SyncMode" => c.SyncMode.ToString(),
         "AllowEmptySource" => c.AllowEmptySource.ToString(),
         "AllowedPluginPaths" => string.Join(";", c.AllowedPluginPaths),
+        "PackagePath" => c.PackagePath ?? string.Empty,
         _ => throw new ArgumentOutOfRangeException(nameof(setting), setting, "no reader for this setting"),
     };
 }
