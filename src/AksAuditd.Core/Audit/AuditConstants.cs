@@ -83,12 +83,6 @@ internal static class AuditConstants
     public const int Arg3 = 203;
     public const int FilterKey = 210;
 
-    // Permission bits of the perm field.
-    public const uint PermExec = 1;
-    public const uint PermWrite = 2;
-    public const uint PermRead = 4;
-    public const uint PermAttr = 8;
-
     public const uint ArchBit64 = 0x80000000;
     public const uint SfmtMask = 0xF000; // S_IFMT
 

@@ -251,7 +251,7 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
     }
 
     private void Refuse(int column, string code, string message, string reason) =>
-        line.Fail(code, column, message, $"Error sending {Request} rule data request ({reason})");
+        line.Report.Fail(code, column, message, $"Error sending {Request} rule data request ({reason})");
 
     private static string WatchCode(string name, string path, uint op) =>
         !path.StartsWith('/') ? RuleDiagnosticCodes.RelativePath

@@ -198,7 +198,7 @@ internal sealed class KernelRule
                     }
                     break;
                 case AuditConstants.Perm:
-                    b.Append(watch ? " -p " : " -F perm=").Append(PermissionLetters(f.Value));
+                    b.Append(watch ? " -p " : " -F perm=").Append(PermissionLetters.Format((AuditPermissions)f.Value));
                     break;
                 case AuditConstants.Inode:
                     b.Append(" -F ").Append(name).Append(op).Append(f.Value);
@@ -287,16 +287,6 @@ internal sealed class KernelRule
 
     /// <summary>The list name auditctl -l prints; "(null)" for a number libaudit has no name for, as printf prints it.</summary>
     public static string ListName(int list) => AuditLookups.ListName(list) ?? "(null)";
-
-    public static string PermissionLetters(uint value)
-    {
-        var b = new StringBuilder(4);
-        if ((value & AuditConstants.PermRead) != 0) b.Append('r');
-        if ((value & AuditConstants.PermWrite) != 0) b.Append('w');
-        if ((value & AuditConstants.PermExec) != 0) b.Append('x');
-        if ((value & AuditConstants.PermAttr) != 0) b.Append('a');
-        return b.ToString();
-    }
 
     /// <summary>The AUDIT_COMPARE_* values and how auditctl -l names them (left op right).</summary>
     public static readonly (uint Value, string Left, string Right)[] Comparisons =
