@@ -202,9 +202,9 @@ public sealed class RuleParser
         rule.SyscallArch = AuditLookups.MachineName(run.SyscallMachine);
         rule.Fields = run.Fields;
         rule.Syscalls = run.Syscalls;
-        rule.AllSyscalls = run.Request != KernelRequest.None && k.List is AuditConstants.FilterExit && k.IsAllMask();
+        rule.AllSyscalls = run.Request != KernelRequest.None && k.List is AuditFilterList.Exit && k.IsAllMask();
         rule.WatchPath = run.WatchPath;
-        var perm = k.Fields.LastOrDefault(f => f.Type == AuditConstants.Perm);
+        var perm = k.Fields.LastOrDefault(f => f.Type == AuditField.Perm);
         rule.Permissions = perm is null ? null : PermissionLetters.Format((AuditPermissions)perm.Value);
         rule.Keys = run.Keys;
         if (accepted && run.Request != KernelRequest.None)

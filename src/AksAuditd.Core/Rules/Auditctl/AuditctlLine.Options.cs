@@ -307,7 +307,7 @@ internal sealed partial class AuditctlLine
     private bool LookupFilter(string s, out int filter)
     {
         filter = AuditLookups.ListNumber(s);
-        if (filter == AuditConstants.FilterExclude)
+        if (filter == (int)AuditFilterList.Exclude)
         {
             _exclude = true;
         }
@@ -334,14 +334,10 @@ internal sealed partial class AuditctlLine
 
     private OptionOutcome FieldOption(string arg, RuleToken token, OptionOutcome retval)
     {
-        int flags;
-        if (_add != AuditConstants.FilterUnset)
+        AuditFilterList flags;
+        if (RuleList is { } list)
         {
-            flags = _add & AuditConstants.FilterMask;
-        }
-        else if (_del != AuditConstants.FilterUnset)
-        {
-            flags = _del & AuditConstants.FilterMask;
+            flags = list;
         }
         else if (_getopt.Optind >= _count || !arg.Contains("arch=", StringComparison.Ordinal) || _getopt.Arg(_getopt.Optind).Text != "-t")
         {
@@ -351,7 +347,7 @@ internal sealed partial class AuditctlLine
         }
         else
         {
-            flags = AuditConstants.FilterUnset;
+            flags = AuditFilterList.Unset;
         }
 
         if (arg.StartsWith("key=", StringComparison.Ordinal))
@@ -364,11 +360,11 @@ internal sealed partial class AuditctlLine
             return OptionOutcome.Error;
         }
         var last = _rule.Fields[^1];
-        if (last.Type == AuditConstants.Perm)
+        if (last.Type == AuditField.Perm)
         {
             _libaudit.PermAdded = true;
         }
-        if (last.Type == AuditConstants.Exe)
+        if (last.Type == AuditField.Exe)
         {
             _libaudit.ExeAdded = true;
         }
@@ -417,11 +413,11 @@ internal sealed partial class AuditctlLine
                 trimmed = "/";
             }
         }
-        var type = AuditConstants.Watch;
+        var type = AuditField.Watch;
         // auditctl stat()s the path: a directory becomes a dir= (tree) watch. "/" is a directory on every node.
         if (_context.Environment?.GetPathKind(trimmed) == HostPathKind.Directory || trimmed.Trim('/').Length == 0)
         {
-            type = AuditConstants.Dir;
+            type = AuditField.Dir;
         }
         if (_rule.Fields.Count > 0)
         {
@@ -433,7 +429,7 @@ internal sealed partial class AuditctlLine
         _rule.Fields.Add(new KernelField { Type = type, Op = AuditConstants.OpEqual, Text = trimmed });
         _rule.Fields.Add(new KernelField
         {
-            Type = AuditConstants.Perm,
+            Type = AuditField.Perm,
             Op = AuditConstants.OpEqual,
             Value = (uint)AuditPermissions.All,
         });
@@ -513,7 +509,7 @@ internal sealed partial class AuditctlLine
         var done = false;
         foreach (var f in _rule.Fields)
         {
-            if (f.Type == AuditConstants.Perm)
+            if (f.Type == AuditField.Perm)
             {
                 f.Value = value;
                 done = true;
@@ -526,7 +522,7 @@ internal sealed partial class AuditctlLine
                 _report.Fail(RuleDiagnosticCodes.TooManyFields, token, $"a rule holds at most {AuditConstants.MaxFields - 1} fields", "Too many fields when adding permissions");
                 return OptionOutcome.Error;
             }
-            _rule.Fields.Add(new KernelField { Type = AuditConstants.Perm, Op = AuditConstants.OpEqual, Value = value });
+            _rule.Fields.Add(new KernelField { Type = AuditField.Perm, Op = AuditConstants.OpEqual, Value = value });
         }
         _libaudit.PermAdded = true;
         return OptionOutcome.Rule;

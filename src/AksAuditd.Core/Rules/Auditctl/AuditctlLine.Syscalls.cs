@@ -13,16 +13,16 @@ internal sealed partial class AuditctlLine
         var unknownArch = _libaudit.Elf == 0;
         var list = _add != AuditConstants.FilterUnset ? _add : _del;
         var listed = list & (AuditConstants.FilterMask | AuditConstants.FilterUnset);
-        string? refusal = listed switch
+        string? refusal = (AuditFilterList)listed switch
         {
-            AuditConstants.FilterTask => "Error: syscall auditing being added to task list",
-            AuditConstants.FilterUser => "Error: syscall auditing being added to user list",
-            AuditConstants.FilterFs => "Error: syscall auditing being added to filesystem list",
+            AuditFilterList.Task => "Error: syscall auditing being added to task list",
+            AuditFilterList.User => "Error: syscall auditing being added to user list",
+            AuditFilterList.Filesystem => "Error: syscall auditing being added to filesystem list",
             _ => _exclude ? "Error: syscall auditing cannot be put on exclude list" : null,
         };
         if (refusal is not null)
         {
-            var name = _exclude ? "exclude" : KernelRule.ListName(listed);
+            var name = _exclude ? "exclude" : KernelRule.ListName((AuditFilterList)listed);
             _report.Fail(RuleDiagnosticCodes.SyscallOnWrongList, token, $"the {name} list takes no syscalls (-S); syscall rules belong on the exit list", refusal);
             return false;
         }

@@ -121,7 +121,6 @@ internal sealed partial class AuditctlLine
         int c;
         while (retval is OptionOutcome.NoRule or OptionOutcome.Rule && (c = _getopt.Next()) != -1)
         {
-            var flags = AuditConstants.FilterUnset;
             var optionToken = _getopt.OptionToken;
             var arg = _getopt.Optarg;
             var argToken = ValueToken();
@@ -225,15 +224,7 @@ internal sealed partial class AuditctlLine
                     break;
                 case 'C':
                     {
-                        if (_add != AuditConstants.FilterUnset)
-                        {
-                            flags = _add & AuditConstants.FilterMask;
-                        }
-                        else if (_del != AuditConstants.FilterUnset)
-                        {
-                            flags = _del & AuditConstants.FilterMask;
-                        }
-                        if (!_comparisons.Add(arg!, argToken!.Value, flags))
+                        if (!_comparisons.Add(arg!, argToken!.Value, RuleList ?? AuditFilterList.Unset))
                         {
                             retval = OptionOutcome.Error;
                         }
@@ -260,7 +251,7 @@ internal sealed partial class AuditctlLine
                     }
                     else
                     {
-                        _add = AuditConstants.FilterExit;
+                        _add = (int)AuditFilterList.Exit;
                         _action = AuditConstants.Always;
                         _libaudit.SyscallAdded = true;
                         IsWatchOption = true;
@@ -268,7 +259,7 @@ internal sealed partial class AuditctlLine
                     }
                     break;
                 case 'W':
-                    _del = AuditConstants.FilterExit;
+                    _del = (int)AuditFilterList.Exit;
                     _action = AuditConstants.Always;
                     _libaudit.SyscallAdded = true;
                     IsWatchOption = true;
@@ -407,16 +398,8 @@ internal sealed partial class AuditctlLine
 
         if (_key.Length > 0 && !_listRequested)
         {
-            var flags = 0;
-            if (_add != AuditConstants.FilterUnset)
-            {
-                flags = _add & AuditConstants.FilterMask;
-            }
-            else if (_del != AuditConstants.FilterUnset)
-            {
-                flags = _del & AuditConstants.FilterMask;
-            }
-            if (!_fieldPairs.Add("key=" + _key, flags, default, isFinalKey: true))
+            // Without a list, auditctl's flags stay 0, which is the user list.
+            if (!_fieldPairs.Add("key=" + _key, RuleList ?? AuditFilterList.User, default, isFinalKey: true))
             {
                 retval = OptionOutcome.Error;
             }
@@ -463,11 +446,11 @@ internal sealed partial class AuditctlLine
         if (_add != AuditConstants.FilterUnset || _del != AuditConstants.FilterUnset)
         {
             var list = _add != AuditConstants.FilterUnset ? _add : _del;
-            if ((list & AuditConstants.FilterMask) != AuditConstants.FilterTask && !_libaudit.SyscallAdded)
+            if ((AuditFilterList)(list & AuditConstants.FilterMask) != AuditFilterList.Task && !_libaudit.SyscallAdded)
             {
                 _rule.SetAllSyscalls();
             }
-            _rule.List = list & AuditConstants.FilterMask;
+            _rule.List = (AuditFilterList)(list & AuditConstants.FilterMask);
             _rule.Prepend = (list & AuditConstants.FilterPrepend) != 0;
             _rule.Action = _action;
             Request = _add != AuditConstants.FilterUnset ? KernelRequest.Add : KernelRequest.Delete;
@@ -478,6 +461,12 @@ internal sealed partial class AuditctlLine
             _report.Fail(RuleDiagnosticCodes.NotARule, FirstToken(), "auditctl prints its usage for this line instead of loading anything", null);
         }
     }
+
+    /// <summary>The list of the rule being built (-a/-A, else -d/-w/-W), without the prepend bit; null before one is given.</summary>
+    private AuditFilterList? RuleList =>
+        _add != AuditConstants.FilterUnset ? (AuditFilterList)(_add & AuditConstants.FilterMask)
+        : _del != AuditConstants.FilterUnset ? (AuditFilterList)(_del & AuditConstants.FilterMask)
+        : null;
 
     private RuleToken FirstToken() => _words.Length > 1 ? _words[1] : new RuleToken(string.Empty, 1, 0);
 }

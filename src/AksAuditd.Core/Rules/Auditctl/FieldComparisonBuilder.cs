@@ -9,7 +9,7 @@ namespace AksAuditd.Core.Rules.Auditctl;
 internal sealed class FieldComparisonBuilder(KernelRule rule, LineFindings report, List<AuditRuleField> fields)
 {
     /// <summary>Adds the comparison to the rule; false after reporting why auditctl refuses it.</summary>
-    public bool Add(string pair, RuleToken token, int flags)
+    public bool Add(string pair, RuleToken token, AuditFilterList flags)
     {
         var column = token.Column;
         if (rule.Fields.Count >= AuditConstants.MaxFields - 1)
@@ -55,19 +55,19 @@ internal sealed class FieldComparisonBuilder(KernelRule rule, LineFindings repor
             return Refuse(RuleDiagnosticCodes.BadComparison, column + at + opLength, $"-C {pair}: '{right}' is not a field",
                 $"-C unknown right hand value for comparison with: {left}");
         }
-        if (flags != AuditConstants.FilterExit)
+        if (flags != AuditFilterList.Exit)
         {
             return Refuse(RuleDiagnosticCodes.FieldNotAllowedOnList, column, "-C comparisons only work on the exit list (-a always,exit)",
                 $"{left} can only be used with exit filter list");
         }
-        var value = KernelRule.ComparisonFor(f1, f2);
+        var value = KernelRule.ComparisonFor((AuditField)f1, (AuditField)f2);
         if (value == 0)
         {
             return Refuse(RuleDiagnosticCodes.BadComparison, column,
                 $"-C {pair}: the kernel can only compare two different uid fields (uid, euid, suid, fsuid, auid, obj_uid) or two different gid fields (gid, egid, sgid, fsgid, obj_gid)",
                 $"-C incompatible comparison {left}");
         }
-        rule.Fields.Add(new KernelField { Type = AuditConstants.FieldCompare, Op = op, Value = value });
+        rule.Fields.Add(new KernelField { Type = AuditField.FieldCompare, Op = op, Value = value });
         fields.Add(new AuditRuleField("field_compare", left, op == AuditConstants.OpEqual ? "=" : "!=", right, true, token));
         return true;
     }

@@ -46,13 +46,13 @@ internal sealed partial class FieldPairBuilder
 
     /// <summary>One field pair as written, split at its operator.</summary>
     private readonly record struct Pair(
-        string Text, string Name, string CanonicalName, string Value, int Field, uint Op, string OpSymbol, int Flags, int Column, int ValueColumn);
+        string Text, string Name, string CanonicalName, string Value, AuditField Field, uint Op, string OpSymbol, AuditFilterList Flags, int Column, int ValueColumn);
 
     /// <summary>
     /// Adds the field to the rule; false after reporting why auditctl refuses it. <paramref name="isFinalKey"/> marks
     /// the key auditctl adds at the end of the line from its -k and -F key= words, which are already among the keys.
     /// </summary>
-    public bool Add(string text, int flags, RuleToken token, bool isFinalKey)
+    public bool Add(string text, AuditFilterList flags, RuleToken token, bool isFinalKey)
     {
         var column = token.Column;
         if (_rule.Fields.Count >= AuditConstants.MaxFields - 1)
@@ -94,19 +94,20 @@ internal sealed partial class FieldPairBuilder
             return Refuse(RuleDiagnosticCodes.MissingValue, valueColumn, $"-F {text}: missing value after the operator",
                 $"-F missing value after operation for {name}");
         }
-        var field = AuditLookups.FieldNumber(name);
-        if (field < 0)
+        var number = AuditLookups.FieldNumber(name);
+        if (number < 0)
         {
             return Refuse(RuleDiagnosticCodes.UnknownField, column, $"-F {text}: '{name}' is not a field auditctl knows{SuggestField(name)}",
                 $"-F unknown field: {name}");
         }
-        var canonicalName = AuditLookups.FieldName(field) ?? name;
+        var field = (AuditField)number;
+        var canonicalName = AuditLookups.FieldName(number) ?? name;
 
-        if (flags == AuditConstants.FilterExclude)
+        if (flags == AuditFilterList.Exclude)
         {
-            if (field is not (AuditConstants.Pid or AuditConstants.Uid or AuditConstants.Gid or AuditConstants.LoginUid or AuditConstants.MsgType
-                or AuditConstants.SubjUser or AuditConstants.SubjRole or AuditConstants.SubjType or AuditConstants.SubjSen or AuditConstants.SubjClr
-                or AuditConstants.Exe))
+            if (field is not (AuditField.Pid or AuditField.Uid or AuditField.Gid or AuditField.LoginUid or AuditField.MsgType
+                or AuditField.SubjUser or AuditField.SubjRole or AuditField.SubjType or AuditField.SubjSen or AuditField.SubjClr
+                or AuditField.Exe))
             {
                 return Refuse(RuleDiagnosticCodes.FieldNotAllowedOnList, column,
                     $"-F {canonicalName} cannot be used on the exclude list, which only takes msgtype, pid, uid, gid, auid, subj_* and exe",
@@ -118,21 +119,21 @@ internal sealed partial class FieldPairBuilder
         var kf = new KernelField { Type = field, Op = op };
         var parsed = field switch
         {
-            AuditConstants.Uid or AuditConstants.Euid or AuditConstants.Suid or AuditConstants.Fsuid or AuditConstants.LoginUid
-                or AuditConstants.ObjUid => ParseUserId(pair, kf),
-            AuditConstants.Gid or AuditConstants.Egid or AuditConstants.Sgid or AuditConstants.Fsgid or AuditConstants.ObjGid => ParseGroupId(pair, kf),
-            AuditConstants.Exit => ParseExit(pair, kf),
-            AuditConstants.MsgType => ParseMessageType(pair, kf),
-            AuditConstants.ObjUser or AuditConstants.ObjRole or AuditConstants.ObjType or AuditConstants.ObjLevLow or AuditConstants.ObjLevHigh
-                or AuditConstants.Watch or AuditConstants.Dir or AuditConstants.SubjUser or AuditConstants.SubjRole or AuditConstants.SubjType
-                or AuditConstants.SubjSen or AuditConstants.SubjClr or AuditConstants.FilterKey or AuditConstants.Exe => ParseString(pair, kf),
-            AuditConstants.Arch => ParseArch(pair, kf),
-            AuditConstants.Perm => ParsePermissions(pair, kf),
-            AuditConstants.FileType => ParseFileType(pair, kf),
-            AuditConstants.FsType => ParseFileSystemType(pair, kf),
-            >= AuditConstants.Arg0 and <= AuditConstants.Arg3 => ParseSyscallArgument(pair, kf),
-            AuditConstants.SessionId => ParseSessionId(pair, kf),
-            AuditConstants.SaddrFam => ParseAddressFamily(pair, kf),
+            AuditField.Uid or AuditField.Euid or AuditField.Suid or AuditField.Fsuid or AuditField.LoginUid
+                or AuditField.ObjUid => ParseUserId(pair, kf),
+            AuditField.Gid or AuditField.Egid or AuditField.Sgid or AuditField.Fsgid or AuditField.ObjGid => ParseGroupId(pair, kf),
+            AuditField.Exit => ParseExit(pair, kf),
+            AuditField.MsgType => ParseMessageType(pair, kf),
+            AuditField.ObjUser or AuditField.ObjRole or AuditField.ObjType or AuditField.ObjLevLow or AuditField.ObjLevHigh
+                or AuditField.Watch or AuditField.Dir or AuditField.SubjUser or AuditField.SubjRole or AuditField.SubjType
+                or AuditField.SubjSen or AuditField.SubjClr or AuditField.FilterKey or AuditField.Exe => ParseString(pair, kf),
+            AuditField.Arch => ParseArch(pair, kf),
+            AuditField.Perm => ParsePermissions(pair, kf),
+            AuditField.FileType => ParseFileType(pair, kf),
+            AuditField.FsType => ParseFileSystemType(pair, kf),
+            >= AuditField.Arg0 and <= AuditField.Arg3 => ParseSyscallArgument(pair, kf),
+            AuditField.SessionId => ParseSessionId(pair, kf),
+            AuditField.SaddrFam => ParseAddressFamily(pair, kf),
             _ => ParseNumber(pair, kf),
         };
         if (!parsed)
@@ -141,7 +142,7 @@ internal sealed partial class FieldPairBuilder
         }
 
         _rule.Fields.Add(kf);
-        if (field == AuditConstants.FilterKey)
+        if (field == AuditField.FilterKey)
         {
             if (!isFinalKey)
             {
@@ -151,7 +152,7 @@ internal sealed partial class FieldPairBuilder
         else
         {
             _fields.Add(new AuditRuleField(canonicalName, name, opSymbol, v, false, token));
-            if (field is AuditConstants.Watch or AuditConstants.Dir)
+            if (field is AuditField.Watch or AuditField.Dir)
             {
                 WatchPath ??= v;
             }
@@ -198,7 +199,7 @@ internal sealed partial class FieldPairBuilder
 
     private bool ParseExit(Pair p, KernelField kf)
     {
-        if (p.Flags != AuditConstants.FilterExit)
+        if (p.Flags != AuditFilterList.Exit)
         {
             return ExitOnly(p);
         }
@@ -228,7 +229,7 @@ internal sealed partial class FieldPairBuilder
 
     private bool ParseMessageType(Pair p, KernelField kf)
     {
-        if (p.Flags != AuditConstants.FilterExclude && p.Flags != AuditConstants.FilterUser)
+        if (p.Flags != AuditFilterList.Exclude && p.Flags != AuditFilterList.User)
         {
             return Refuse(RuleDiagnosticCodes.FieldNotAllowedOnList, p.Column,
                 "-F msgtype only works on the exclude and user lists", "msgtype field can only be used with exclude or user filter list");
@@ -253,19 +254,19 @@ internal sealed partial class FieldPairBuilder
     private bool ParseString(Pair p, KernelField kf)
     {
         var field = p.Field;
-        if (field is AuditConstants.ObjUser or AuditConstants.ObjRole or AuditConstants.ObjType or AuditConstants.ObjLevLow
-            or AuditConstants.ObjLevHigh or AuditConstants.Watch or AuditConstants.Dir)
+        if (field is AuditField.ObjUser or AuditField.ObjRole or AuditField.ObjType or AuditField.ObjLevLow
+            or AuditField.ObjLevHigh or AuditField.Watch or AuditField.Dir)
         {
-            if (p.Flags != AuditConstants.FilterExit)
+            if (p.Flags != AuditFilterList.Exit)
             {
                 return ExitOnly(p);
             }
-            if (field is AuditConstants.Watch or AuditConstants.Dir)
+            if (field is AuditField.Watch or AuditField.Dir)
             {
                 _globals.PermAdded = true;
             }
         }
-        if (field == AuditConstants.Exe)
+        if (field == AuditField.Exe)
         {
             if (p.Op is not (AuditConstants.OpEqual or AuditConstants.OpNotEqual))
             {
@@ -273,17 +274,17 @@ internal sealed partial class FieldPairBuilder
             }
             _globals.ExeAdded = true;
         }
-        if (field == AuditConstants.FilterKey && !_globals.HasKeyableSubject)
+        if (field == AuditField.FilterKey && !_globals.HasKeyableSubject)
         {
             return Refuse(RuleDiagnosticCodes.KeyWithoutRule, p.Column,
                 "a key needs a watch, syscalls (-S), or a path=/dir=/exe=/perm=/fstype= field before it; the task, user and exclude lists take no keys",
                 "Key field needs a watch, syscall or exe path given prior to it");
         }
         var length = Encoding.UTF8.GetByteCount(p.Value);
-        if ((field == AuditConstants.FilterKey && length > AuditConstants.MaxKeyLength) || length > AuditConstants.PathMax)
+        if ((field == AuditField.FilterKey && length > AuditConstants.MaxKeyLength) || length > AuditConstants.PathMax)
         {
-            return Refuse(field == AuditConstants.FilterKey ? RuleDiagnosticCodes.KeyTooLong : RuleDiagnosticCodes.ValueTooLong, p.ValueColumn,
-                $"-F {p.Name}: the value is {length} bytes; the limit is {(field == AuditConstants.FilterKey ? AuditConstants.MaxKeyLength : AuditConstants.PathMax)}",
+            return Refuse(field == AuditField.FilterKey ? RuleDiagnosticCodes.KeyTooLong : RuleDiagnosticCodes.ValueTooLong, p.ValueColumn,
+                $"-F {p.Name}: the value is {length} bytes; the limit is {(field == AuditField.FilterKey ? AuditConstants.MaxKeyLength : AuditConstants.PathMax)}",
                 "String value too long");
         }
         kf.Text = p.Value;
@@ -329,7 +330,7 @@ internal sealed partial class FieldPairBuilder
 
     private bool ParsePermissions(Pair p, KernelField kf)
     {
-        if (p.Flags != AuditConstants.FilterExit)
+        if (p.Flags != AuditFilterList.Exit)
         {
             return ExitOnly(p);
         }
@@ -355,7 +356,7 @@ internal sealed partial class FieldPairBuilder
 
     private bool ParseFileType(Pair p, KernelField kf)
     {
-        if (p.Flags != AuditConstants.FilterExit)
+        if (p.Flags != AuditFilterList.Exit)
         {
             return ExitOnly(p);
         }
@@ -372,7 +373,7 @@ internal sealed partial class FieldPairBuilder
 
     private bool ParseFileSystemType(Pair p, KernelField kf)
     {
-        if (p.Flags != AuditConstants.FilterFs)
+        if (p.Flags != AuditFilterList.Filesystem)
         {
             return Refuse(RuleDiagnosticCodes.FieldNotAllowedOnList, p.Column, "-F fstype only works on the filesystem list (-a never,filesystem)",
                 $"{p.Name} field is not valid for the filter");
@@ -425,7 +426,7 @@ internal sealed partial class FieldPairBuilder
 
     private bool ParseSessionId(Pair p, KernelField kf)
     {
-        if (p.Flags != AuditConstants.FilterExclude && p.Flags != AuditConstants.FilterUser && p.Flags != AuditConstants.FilterExit)
+        if (p.Flags != AuditFilterList.Exclude && p.Flags != AuditFilterList.User && p.Flags != AuditFilterList.Exit)
         {
             return Refuse(RuleDiagnosticCodes.FieldNotAllowedOnList, p.Column, "-F sessionid only works on the exit, user and exclude lists",
                 $"{p.Name} must be used with exclude, user, or exit filter");
@@ -469,15 +470,15 @@ internal sealed partial class FieldPairBuilder
     private bool ParseNumber(Pair p, KernelField kf)
     {
         var field = p.Field;
-        if (field is >= AuditConstants.DevMajor and <= AuditConstants.Inode or AuditConstants.Success && p.Flags != AuditConstants.FilterExit)
+        if (field is >= AuditField.DevMajor and <= AuditField.Inode or AuditField.Success && p.Flags != AuditFilterList.Exit)
         {
             return ExitOnly(p);
         }
-        if (field == AuditConstants.Inode && p.Op is not (AuditConstants.OpEqual or AuditConstants.OpNotEqual))
+        if (field == AuditField.Inode && p.Op is not (AuditConstants.OpEqual or AuditConstants.OpNotEqual))
         {
             return EqualOrNotOnly(p);
         }
-        if (field == AuditConstants.Ppid && p.Flags != AuditConstants.FilterExit)
+        if (field == AuditField.Ppid && p.Flags != AuditFilterList.Exit)
         {
             return ExitOnly(p);
         }
@@ -485,7 +486,7 @@ internal sealed partial class FieldPairBuilder
         {
             return NotANumber(p);
         }
-        var parsed = field == AuditConstants.Inode ? CNumber.StrToUL(p.Value) : CNumber.StrToL(p.Value);
+        var parsed = field == AuditField.Inode ? CNumber.StrToUL(p.Value) : CNumber.StrToL(p.Value);
         kf.Value = unchecked((uint)parsed.Bits);
         NotePartialNumber(p, parsed);
         return true;
