@@ -355,7 +355,7 @@ internal sealed partial class AuditctlLine
             var keyToken = new RuleToken(arg[4..], token.Column + 4, token.Length - 4);
             return AddKey(arg[4..], keyToken) ? retval : OptionOutcome.Error;
         }
-        if (!_fieldPairs.Add(arg, flags, token, isFinalKey: false))
+        if (!FieldPairs.Add(arg, flags, token, isFinalKey: false))
         {
             return OptionOutcome.Error;
         }

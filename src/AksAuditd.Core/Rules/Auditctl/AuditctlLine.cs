@@ -33,8 +33,9 @@ internal sealed partial class AuditctlLine
     private readonly KernelRule _rule = new();
 
     private readonly LibauditGlobals _libaudit = new();
-    private readonly FieldPairBuilder _fieldPairs;
-    private readonly FieldComparisonBuilder _comparisons;
+    // Made when a line first has a field or comparison: most lines of a rules file need neither.
+    private FieldPairBuilder? _fieldPairs;
+    private FieldComparisonBuilder? _comparisons;
 
     // auditctl's globals, reset for every line (reset_vars).
     private int _add = AuditConstants.FilterUnset;
@@ -54,8 +55,6 @@ internal sealed partial class AuditctlLine
         _context = context;
         _words = [new RuleToken("auditctl", 0, 0), .. words];
         _count = _words.Length;
-        _fieldPairs = new FieldPairBuilder(context, _rule, _libaudit, _report, _fields, _keys);
-        _comparisons = new FieldComparisonBuilder(_rule, _report, _fields);
     }
 
     public IReadOnlyList<LineFinding> Findings => _report.All;
@@ -95,10 +94,10 @@ internal sealed partial class AuditctlLine
 
     public bool SetsIgnoreErrors { get; private set; }
 
-    public string? ArchWritten => _fieldPairs.ArchWritten;
+    public string? ArchWritten => _fieldPairs?.ArchWritten;
 
     /// <summary>The -w/-W path, else the first path=/dir= field.</summary>
-    public string? WatchPath => _watchOption ?? _fieldPairs.WatchPath;
+    public string? WatchPath => _watchOption ?? _fieldPairs?.WatchPath;
 
     /// <summary>The machine whose table names this rule's syscalls (the -F arch one, or the node's).</summary>
     public int SyscallMachine => _libaudit.Elf != 0 ? AuditLookups.ElfToMachine(_libaudit.Elf) : _context.HostMachine;
@@ -224,7 +223,7 @@ internal sealed partial class AuditctlLine
                     break;
                 case 'C':
                     {
-                        if (!_comparisons.Add(arg!, argToken!.Value, RuleList ?? AuditFilterList.Unset))
+                        if (!Comparisons.Add(arg!, argToken!.Value, RuleList ?? AuditFilterList.Unset))
                         {
                             retval = OptionOutcome.Error;
                         }
@@ -399,7 +398,7 @@ internal sealed partial class AuditctlLine
         if (_key.Length > 0 && !_listRequested)
         {
             // Without a list, auditctl's flags stay 0, which is the user list.
-            if (!_fieldPairs.Add("key=" + _key, RuleList ?? AuditFilterList.User, default, isFinalKey: true))
+            if (!FieldPairs.Add("key=" + _key, RuleList ?? AuditFilterList.User, default, isFinalKey: true))
             {
                 retval = OptionOutcome.Error;
             }
@@ -467,6 +466,10 @@ internal sealed partial class AuditctlLine
         _add != AuditConstants.FilterUnset ? (AuditFilterList)(_add & AuditConstants.FilterMask)
         : _del != AuditConstants.FilterUnset ? (AuditFilterList)(_del & AuditConstants.FilterMask)
         : null;
+
+    private FieldPairBuilder FieldPairs => _fieldPairs ??= new FieldPairBuilder(_context, _rule, _libaudit, _report, _fields, _keys);
+
+    private FieldComparisonBuilder Comparisons => _comparisons ??= new FieldComparisonBuilder(_rule, _report, _fields);
 
     private RuleToken FirstToken() => _words.Length > 1 ? _words[1] : new RuleToken(string.Empty, 1, 0);
 }
