@@ -74,6 +74,14 @@ public abstract class AksAuditdCmdlet : PSCmdlet
         return root.Length > 1 ? root.TrimEnd('/') : root;
     }
 
+    /// <summary>The host command runner for the node at <paramref name="hostRoot"/>; the verbose stream says how it reaches the node.</summary>
+    internal HostCommandRunner NodeRunner(string hostRoot, string? detail = null)
+    {
+        var runner = HostCommandRunner.For(hostRoot, Log);
+        WriteVerbose($"Reaching the node at {hostRoot} through {runner.Mode}{detail}");
+        return runner;
+    }
+
     /// <summary>How the node's kernel lists rules, for comparing rule text with it.</summary>
     internal static IKernelRuleCanon RuleCanon(string hostRoot) => KernelRuleCanon.ForNode(hostRoot);
 

@@ -14,8 +14,7 @@ public sealed class GetAuditdStatusCommand : AksAuditdCmdlet
     protected override void ProcessRecord()
     {
         var root = ResolveHostRoot(HostRoot);
-        var runner = HostCommandRunner.For(root, Log);
-        WriteVerbose($"Reaching the node at {root} through {runner.Mode}");
+        var runner = NodeRunner(root);
         AuditdStatus status;
         try
         {

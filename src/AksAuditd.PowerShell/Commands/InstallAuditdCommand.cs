@@ -15,8 +15,7 @@ public sealed class InstallAuditdCommand : AksAuditdCmdlet
     protected override void ProcessRecord()
     {
         var root = ResolveHostRoot(HostRoot);
-        var runner = HostCommandRunner.For(root, Log);
-        WriteVerbose($"Reaching the node at {root} through {runner.Mode}");
+        var runner = NodeRunner(root);
         var result = RunOnNode(root, () => new AuditdInstaller(runner, Log).Install(line => ShouldProcess(root, line)));
         WriteVerbose(result.AlreadyInstalled
             ? $"{string.Join(", ", result.Packages)} already installed on {result.Distribution}; no package manager ran"

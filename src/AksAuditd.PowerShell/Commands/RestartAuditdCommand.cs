@@ -29,8 +29,7 @@ public sealed class RestartAuditdCommand : AksAuditdCmdlet
             ? Core.Configuration.HostPath.Join(root, configuration.StateDirectory)
             : SessionState.Path.GetUnresolvedProviderPathFromPSPath(StatePath);
         var rules = Core.Configuration.HostPath.Join(root, configuration.RulesDirectory);
-        var runner = HostCommandRunner.For(root, Log);
-        WriteVerbose($"Reaching the node at {root} through {runner.Mode}; rules.d {rules}; state {state}");
+        var runner = NodeRunner(root, $"; rules.d {rules}; state {state}");
         var mode = Enum.Parse<RestartMode>(Mode, ignoreCase: true);
 
         var restarter = new AuditdRestarter(runner, RuleCanon(root), rules, new BackupStore(state, log: Log), Log);
