@@ -139,7 +139,7 @@ public sealed class AuditEvent
         foreach (var record in _records)
         {
             var index = record.IndexOf("pid"u8);
-            if (index >= 0 && AuditValueInterpreter.StrToUL(record.ValueSpan(index), 10, out var pid) && unchecked((int)pid) == processId)
+            if (index >= 0 && CNumberText.StrToUL(record.ValueSpan(index), 10, out var pid) && unchecked((int)pid) == processId)
             {
                 return true;
             }
