@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
+using AksAuditd.Core.Audit;
 
 namespace AksAuditd.Core.Events;
 
@@ -139,7 +140,7 @@ public sealed class AuditEvent
         foreach (var record in _records)
         {
             var index = record.IndexOf("pid"u8);
-            if (index >= 0 && CNumberText.StrToUL(record.ValueSpan(index), 10, out var pid) && unchecked((int)pid) == processId)
+            if (index >= 0 && CNumber.TryStrToUL(record.ValueSpan(index), 10, out var pid) && unchecked((int)pid) == processId)
             {
                 return true;
             }

@@ -1,9 +1,8 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using AksAuditd.Core.Audit;
 using AksAuditd.Core.Configuration;
-using AksAuditd.Core.Rules;
-using static AksAuditd.Core.Events.CNumberText;
 using static AksAuditd.Core.Events.ValueFormats;
 
 namespace AksAuditd.Core.Events;
@@ -117,14 +116,14 @@ internal sealed class AuditValueInterpreter
         var archIndex = record.IndexOf("arch"u8);
         if (archIndex >= 0)
         {
-            arch = StrToUL(record.ValueSpan(archIndex), 16, out var auditArch) && SyscallTable.TryGetArchName((uint)auditArch, out var archName)
+            arch = CNumber.TryStrToUL(record.ValueSpan(archIndex), 16, out var auditArch) && SyscallTable.TryGetArchName((uint)auditArch, out var archName)
                 ? archName
                 : string.Empty;
         }
 
         string? name = null;
         var syscallIndex = record.IndexOf("syscall"u8);
-        if (syscallIndex >= 0 && StrToUL(record.ValueSpan(syscallIndex), 10, out var number)
+        if (syscallIndex >= 0 && CNumber.TryStrToUL(record.ValueSpan(syscallIndex), 10, out var number)
             && SyscallTable.TryGetName(arch.Length == 0 ? _hostArch : arch, (int)number, out var found))
         {
             name = found;
@@ -135,7 +134,7 @@ internal sealed class AuditValueInterpreter
         ulong Argument(ReadOnlySpan<byte> field)
         {
             var i = record.IndexOf(field);
-            return i >= 0 && StrToUL(record.ValueSpan(i), 16, out var v) ? v : 0;
+            return i >= 0 && CNumber.TryStrToUL(record.ValueSpan(i), 16, out var v) ? v : 0;
         }
     }
 
@@ -222,7 +221,7 @@ internal sealed class AuditValueInterpreter
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AppendId(ValueBuilder output, FieldKind kind, ReadOnlySpan<byte> value, int numberBase)
     {
-        if (!StrToUL(value, numberBase, out var parsed))
+        if (!CNumber.TryStrToUL(value, numberBase, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -257,7 +256,7 @@ internal sealed class AuditValueInterpreter
         var number = 0;
         if (isCall)
         {
-            if (!StrToUL(value, 10, out var parsed))
+            if (!CNumber.TryStrToUL(value, 10, out var parsed))
             {
                 // Not this thread's builder: a caller may be building with it.
                 var output = new ValueBuilder();
@@ -325,7 +324,7 @@ internal sealed class AuditValueInterpreter
                 AppendNamed(output, value, FcntlCommands, "unknown-fcntl-command");
                 return true;
             case ArgumentKind.FcntlArgument:
-                if (!StrToUL(value, 16, out var fcntlArgument))
+                if (!CNumber.TryStrToUL(value, 16, out var fcntlArgument))
                 {
                     ConversionError(output, value);
                     return true;
@@ -387,7 +386,7 @@ internal sealed class AuditValueInterpreter
 
     private void AppendProtocol(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var number))
+        if (!CNumber.TryStrToUL(value, 16, out var number))
         {
             ConversionError(output, value);
             return;

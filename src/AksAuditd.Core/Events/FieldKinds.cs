@@ -1,7 +1,7 @@
 using System.Collections.Frozen;
 using System.Runtime.CompilerServices;
-using AksAuditd.Core.Rules;
-using static AksAuditd.Core.Events.CNumberText;
+using AksAuditd.Core.Audit;
+using static AksAuditd.Core.Events.HexDigits;
 
 namespace AksAuditd.Core.Events;
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
-using static AksAuditd.Core.Events.CNumberText;
+using static AksAuditd.Core.Events.HexDigits;
 using static AksAuditd.Core.Events.ValueFormats;
 
 namespace AksAuditd.Core.Events;

@@ -1,7 +1,7 @@
 using System.Collections.Frozen;
 using System.Runtime.CompilerServices;
-using AksAuditd.Core.Rules;
-using static AksAuditd.Core.Events.CNumberText;
+using AksAuditd.Core.Audit;
+using static AksAuditd.Core.Events.HexDigits;
 
 namespace AksAuditd.Core.Events;
 
@@ -12,16 +12,11 @@ namespace AksAuditd.Core.Events;
 /// </summary>
 internal static class ValueFormats
 {
-    internal static readonly FrozenDictionary<int, (string Name, string Message)> Errnos =
-        InterpretationTables.Errnos.ToFrozenDictionary(e => e.Number, e => (e.Name, e.Message));
-
     internal static readonly FrozenDictionary<long, string> Signals = InterpretationTables.Signals.ToFrozenDictionary(e => e.Value, e => e.Name);
     internal static readonly FrozenDictionary<long, string> Capabilities = InterpretationTables.Capabilities.ToFrozenDictionary(e => e.Value, e => e.Name);
     internal static readonly int LastCapability = (int)InterpretationTables.Capabilities.Max(e => e.Value);
     internal static readonly FrozenDictionary<long, string> Families = InterpretationTables.Families.ToFrozenDictionary(e => e.Value, e => e.Name);
     internal static readonly FrozenDictionary<long, string> SocketTypes = InterpretationTables.SocketTypes.ToFrozenDictionary(e => e.Value, e => e.Name);
-    internal static readonly FrozenDictionary<long, string> Lists = InterpretationTables.Lists.ToFrozenDictionary(e => e.Value, e => e.Name);
-    internal static readonly FrozenDictionary<long, string> FileTypes = InterpretationTables.FileTypes.ToFrozenDictionary(e => e.Value, e => e.Name);
     internal static readonly FrozenDictionary<long, string> AccessModes = InterpretationTables.AccessModes.ToFrozenDictionary(e => e.Value, e => e.Name);
     internal static readonly FrozenDictionary<long, string> FcntlCommands = InterpretationTables.FcntlCommands.ToFrozenDictionary(e => e.Value, e => e.Name);
     internal static readonly FrozenDictionary<long, string> EpollOperations = InterpretationTables.EpollOperations.ToFrozenDictionary(e => e.Value, e => e.Name);
@@ -38,7 +33,7 @@ internal static class ValueFormats
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AppendArch(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var auditArch))
+        if (!CNumber.TryStrToUL(value, 16, out var auditArch))
         {
             output.Append("conversion error(").Append(value).Append(") ");
         }
@@ -55,7 +50,7 @@ internal static class ValueFormats
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AppendExit(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToLL(value, out var exit))
+        if (!CNumber.TryStrToLL(value, out var exit))
         {
             ConversionError(output, value);
             return;
@@ -67,9 +62,9 @@ internal static class ValueFormats
             return;
         }
 
-        if (exit >= int.MinValue && Errnos.TryGetValue((int)-exit, out var errno))
+        if (exit >= int.MinValue && AuditLookups.TryGetErrno((int)-exit, out var errnoName, out var errnoMessage))
         {
-            output.Append(errno.Name).Append('(').Append(errno.Message).Append(')');
+            output.Append(errnoName).Append('(').Append(errnoMessage).Append(')');
         }
         else
         {
@@ -165,7 +160,7 @@ internal static class ValueFormats
 
     internal static void AppendPerm(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToLL(value, out var perm))
+        if (!CNumber.TryStrToLL(value, out var perm))
         {
             ConversionError(output, value);
             return;
@@ -203,14 +198,14 @@ internal static class ValueFormats
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AppendMode(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase)
     {
-        if (!StrToUL(value, numberBase, out var parsed))
+        if (!CNumber.TryStrToUL(value, numberBase, out var parsed))
         {
             ConversionError(output, value);
             return;
         }
 
         var mode = (uint)parsed;
-        if (FileTypes.TryGetValue(mode & 0xf000, out var type))
+        if (AuditLookups.FileTypeName((int)(mode & 0xf000)) is { } type)
         {
             output.Append(type);
         }
@@ -240,7 +235,7 @@ internal static class ValueFormats
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AppendModeShort(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase)
     {
-        if (!StrToUL(value, numberBase, out var parsed))
+        if (!CNumber.TryStrToUL(value, numberBase, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -272,7 +267,7 @@ internal static class ValueFormats
 
     internal static void AppendCapability(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 10, out var capability))
+        if (!CNumber.TryStrToUL(value, 10, out var capability))
         {
             ConversionError(output, value);
         }
@@ -289,7 +284,7 @@ internal static class ValueFormats
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AppendCapabilityBitmap(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var bitmap))
+        if (!CNumber.TryStrToUL(value, 16, out var bitmap))
         {
             ConversionError(output, value);
             return;
@@ -347,7 +342,7 @@ internal static class ValueFormats
             return;
         }
 
-        if (!StrToUL(value, 10, out var result))
+        if (!CNumber.TryStrToUL(value, 10, out var result))
         {
             ConversionError(output, value);
             return;
@@ -358,7 +353,7 @@ internal static class ValueFormats
 
     internal static void AppendSignal(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase)
     {
-        if (!StrToUL(value, numberBase, out var parsed))
+        if (!CNumber.TryStrToUL(value, numberBase, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -376,7 +371,7 @@ internal static class ValueFormats
 
     internal static void AppendOpenFlags(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var parsed))
+        if (!CNumber.TryStrToUL(value, 16, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -400,7 +395,7 @@ internal static class ValueFormats
 
     internal static void AppendMmapFlags(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var parsed))
+        if (!CNumber.TryStrToUL(value, 16, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -442,7 +437,7 @@ internal static class ValueFormats
     /// <summary>A hex number looked up in a table, or prefix(decimal) when the table has no name for it.</summary>
     internal static void AppendNamed(ValueBuilder output, ReadOnlySpan<byte> value, FrozenDictionary<long, string> names, string unknown)
     {
-        if (!StrToUL(value, 16, out var parsed))
+        if (!CNumber.TryStrToUL(value, 16, out var parsed))
         {
             ConversionError(output, value);
         }
@@ -458,7 +453,7 @@ internal static class ValueFormats
 
     internal static void AppendDirectoryFd(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var fd))
+        if (!CNumber.TryStrToUL(value, 16, out var fd))
         {
             ConversionError(output, value);
         }
@@ -474,7 +469,7 @@ internal static class ValueFormats
 
     internal static void AppendCloneFlags(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var parsed))
+        if (!CNumber.TryStrToUL(value, 16, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -503,7 +498,7 @@ internal static class ValueFormats
 
     internal static void AppendAccess(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var mode))
+        if (!CNumber.TryStrToUL(value, 16, out var mode))
         {
             ConversionError(output, value);
         }
@@ -523,7 +518,7 @@ internal static class ValueFormats
 
     internal static void AppendProt(ValueBuilder output, ReadOnlySpan<byte> value, int limit)
     {
-        if (!StrToUL(value, 16, out var parsed))
+        if (!CNumber.TryStrToUL(value, 16, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -545,7 +540,7 @@ internal static class ValueFormats
 
     internal static void AppendPromiscuous(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (StrToLL(value, out var promiscuous))
+        if (CNumber.TryStrToLL(value, out var promiscuous))
         {
             output.Append(promiscuous == 0 ? "no" : "yes");
         }
@@ -557,11 +552,11 @@ internal static class ValueFormats
 
     internal static void AppendList(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 10, out var list))
+        if (!CNumber.TryStrToUL(value, 10, out var list))
         {
             ConversionError(output, value);
         }
-        else if (Lists.TryGetValue((long)list, out var listName))
+        else if (list <= int.MaxValue && AuditLookups.ListName((int)list) is { } listName)
         {
             output.Append(listName);
         }
@@ -576,7 +571,7 @@ internal static class ValueFormats
 
     internal static void AppendSeccompCode(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var code))
+        if (!CNumber.TryStrToUL(value, 16, out var code))
         {
             ConversionError(output, value);
         }
@@ -592,7 +587,7 @@ internal static class ValueFormats
 
     internal static void AppendSocketFamily(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var domain))
+        if (!CNumber.TryStrToUL(value, 16, out var domain))
         {
             ConversionError(output, value);
         }
@@ -608,7 +603,7 @@ internal static class ValueFormats
 
     internal static void AppendSocketType(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var type))
+        if (!CNumber.TryStrToUL(value, 16, out var type))
         {
             ConversionError(output, value);
         }
@@ -624,7 +619,7 @@ internal static class ValueFormats
 
     internal static void AppendClockId(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var clock))
+        if (!CNumber.TryStrToUL(value, 16, out var clock))
         {
             ConversionError(output, value);
         }
