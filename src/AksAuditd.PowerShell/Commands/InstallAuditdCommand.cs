@@ -19,33 +19,24 @@ public sealed class InstallAuditdCommand : AksAuditdCmdlet
     protected override void ProcessRecord()
     {
         var configuration = LoadConfiguration();
-        var root = NodeCmdlet.ResolveHostRoot(this, HostRoot, configuration);
+        var root = ResolveHostRoot(HostRoot, configuration);
         var packages = PackagePath is null ? configuration.PackagePath : SessionState.Path.GetUnresolvedProviderPathFromPSPath(PackagePath);
-        var runner = HostCommandRunner.For(root, Log);
-        WriteVerbose($"Reaching the node at {root} through {runner.Mode}" + (packages is null ? string.Empty : $"; installing from the packages in {packages}"));
-        try
+        var runner = NodeRunner(root, packages is null ? null : $"; installing from the packages in {packages}");
+        var result = RunOnNode(root, () =>
         {
-            var result = new AuditdInstaller(runner, Log) { PackagePath = packages }.Install(line => ShouldProcess(root, line));
-            WriteVerbose(result.AlreadyInstalled
-                ? $"{string.Join(", ", result.Packages)} already installed on {result.Distribution}; no package manager ran"
-                : $"{result.PackageManager} installs {string.Join(", ", result.Packages)} on {result.Distribution}");
-            WriteObject(result);
-        }
-        catch (UnsupportedDistributionException e)
-        {
-            ThrowTerminatingError(new ErrorRecord(e, "UnsupportedDistribution", ErrorCategory.NotImplemented, root));
-        }
-        catch (PackageFolderException e)
-        {
-            ThrowTerminatingError(new ErrorRecord(e, "PackageFolderUnusable", ErrorCategory.ObjectNotFound, e.Folder));
-        }
-        catch (PackageLockHeldException e)
-        {
-            ThrowTerminatingError(new ErrorRecord(e, "PackageLockHeld", ErrorCategory.ResourceBusy, e.LockPath ?? e.CommandLine));
-        }
-        catch (HostCommandException e)
-        {
-            ThrowTerminatingError(new ErrorRecord(e, e.TimedOut ? "HostCommandTimedOut" : "HostCommandFailed", ErrorCategory.InvalidResult, e.CommandLine));
-        }
+            try
+            {
+                return new AuditdInstaller(runner, Log) { PackagePath = packages }.Install(line => ShouldProcess(root, line));
+            }
+            catch (PackageFolderException e)
+            {
+                ThrowTerminatingError(new ErrorRecord(e, "PackageFolderUnusable", ErrorCategory.ObjectNotFound, e.Folder));
+                throw; // not reached: ThrowTerminatingError always throws
+            }
+        });
+        WriteVerbose(result.AlreadyInstalled
+            ? $"{string.Join(", ", result.Packages)} already installed on {result.Distribution}; no package manager ran"
+            : $"{result.PackageManager} installs {string.Join(", ", result.Packages)} on {result.Distribution}");
+        WriteObject(result);
     }
 }

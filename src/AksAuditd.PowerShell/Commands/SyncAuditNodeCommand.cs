@@ -49,7 +49,7 @@ public sealed class SyncAuditNodeCommand : AksAuditdCmdlet
     protected override void ProcessRecord()
     {
         var configuration = LoadConfiguration();
-        var root = NodeCmdlet.ResolveHostRoot(this, HostRoot, configuration);
+        var root = ResolveHostRoot(HostRoot, configuration);
         var state = StatePath is null ? HostPath.Join(root, configuration.StateDirectory) : Resolve(StatePath);
         var rulesSource = RulesSourcePath is null ? configuration.RulesSource : Resolve(RulesSourcePath);
         var pluginsSource = PluginsSourcePath is null ? configuration.PluginsSource : Resolve(PluginsSourcePath);
@@ -85,7 +85,7 @@ public sealed class SyncAuditNodeCommand : AksAuditdCmdlet
             ApproveRestart = line => ShouldProcess(root, line),
         };
 
-        var result = new NodeSyncService(runner, NodeCmdlet.RuleCanon(root), Log).Run(request);
+        var result = new NodeSyncService(runner, RuleCanon(root), Log).Run(request);
         Report(result, root);
         WriteObject(result);
     }
