@@ -83,7 +83,7 @@ public sealed class EventsBenchmark : IBenchmark
             $"{name,-40} {m.Seconds,8:F2} {megabytes / m.Seconds,8:F1} {(m.Events > 0 ? (m.Events / m.Seconds).ToString("F0", CultureInfo.InvariantCulture) : "-"),10} {(m.Events > 0 ? m.Events.ToString(CultureInfo.InvariantCulture) : "-"),8} {(m.RssGrowthMegabytes is { } rss ? $"{rss:F0} MB" : "-"),10}"));
 
     /// <summary>Copies the real log over and over, each copy later in time and with higher serials.</summary>
-    private static long Replicate(string fixture, string destination)
+    internal static long Replicate(string fixture, string destination)
     {
         var lines = AuditLogLocation.WithRotations(Path.Combine(fixture, "audit.log"))
             .SelectMany(File.ReadAllLines)
