@@ -1,5 +1,5 @@
 using AksAuditd.Core.Configuration;
-using AksAuditd.Core.Rules;
+using AksAuditd.Core.Audit;
 
 namespace AksAuditd.Core.Events;
 

@@ -589,7 +589,7 @@ internal sealed class AuditVolumeTally
         return _node!;
     }
 
-    private static int RecordTypeNumber(string name) => Rules.MessageTypes.TryGetNumber(name, out var number) ? number : -1;
+    private static int RecordTypeNumber(string name) => Audit.MessageTypes.TryGetNumber(name, out var number) ? number : -1;
 
     /// <summary>Which event a record belongs to: ausearch's identity of an event.</summary>
     private readonly record struct EventStamp(long Serial, long Seconds, int Milliseconds, string? Node)
