@@ -60,7 +60,7 @@ public sealed class RulePackTests
         using var shell = new ModuleRunspace();
         var result = shell.Invoke("param($d) Test-AuditRule -Path $d -Arch x86_64,aarch64", new Dictionary<string, object?> { ["d"] = Path.Combine(Rules, pack) });
         Assert.Empty(result.AllErrors);
-        Assert.Empty(result.Output.Where(o => o.BaseObject.GetType().Name == "RuleDiagnostic"));
+        Assert.DoesNotContain(result.Output, o => o.BaseObject.GetType().Name == "RuleDiagnostic");
         var loads = result.Output.Where(o => o.BaseObject.GetType().Name == "RuleArchitectureSummary").ToList();
         Assert.Equal(2 * PackFiles(pack).Count, loads.Count);
         Assert.All(loads, s => Assert.True((bool)s.Properties["Loads"].Value, $"{s.Properties["Path"].Value} does not load on {s.Properties["Arch"].Value}"));
