@@ -112,6 +112,12 @@ internal sealed class AuditVolumeReportBuilder(AuditVolumeQuery query, AuditVolu
             return (null, "The binary was deleted or replaced while it ran; exe= matches the file at the path when the rule loads, not this one.");
         }
 
+        if (Directory.Exists(HostPath.Join(query.HostRoot, executable)))
+        {
+            // runc runs a sealed copy of itself from a memfd, which has no path: the kernel logs exe="/".
+            return (null, $"exe={executable} names a directory: the process ran a file with no path (such as runc's memfd copy of itself), which exe= cannot name.");
+        }
+
         // auid=unset keeps every process of a login session audited, whatever it runs.
         var rule = $"-a never,exit -F exe={executable} -F auid=unset";
         if (ContainerStoragePrefixes.Any(p => executable.StartsWith(p, StringComparison.Ordinal)))
