@@ -13,7 +13,9 @@ namespace AksAuditd.PowerShell.Tests.DaemonSet;
 /// </summary>
 public sealed class RulePackTests
 {
-    public static TheoryData<string> Packs() => new() { "cis", "stig", "pci-dss", "ospp" };
+    private static readonly string[] PackNames = ["cis", "stig", "pci-dss", "ospp"];
+
+    public static TheoryData<string> Packs() => new(PackNames);
 
     private static string Rules => Path.Combine(RepositoryPaths.Root, "rules");
 
@@ -103,7 +105,7 @@ public sealed class RulePackTests
         var baseConfig = KubernetesYaml.Deserialize<V1ConfigMap>(File.ReadAllText(RepositoryPaths.InKubernetes("aks-auditd-config.yaml"))).Data["config.yaml"];
         Assert.StartsWith(baseConfig, config); // every other setting as the base has it
         Assert.EndsWith("allowImmutable: true\n", config);
-        foreach (var pack in Packs().Select(p => (string)p[0]))
+        foreach (var pack in PackNames)
         {
             Assert.All(PackFiles(pack), f => Assert.DoesNotContain(File.ReadAllLines(f), l => l.Trim().StartsWith("-e", StringComparison.Ordinal)));
         }
