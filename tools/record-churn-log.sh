@@ -128,7 +128,7 @@ CONF
   podman rm -f -t 0 aks-auditd-churn-long >/dev/null
 
   # A person on the node (login uid 1000) runs runc by hand: the pack must keep it.
-  bash -c 'echo 1000 > /proc/self/loginuid && /usr/sbin/runc --root /tmp/aks-auditd-churn-person list >/dev/null 2>&1 || true'
+  bash -c "echo 1000 > /proc/self/loginuid && /usr/sbin/runc --root '$work/person' list >/dev/null 2>&1 || true"
 
   sleep 1
   auditctl -D >/dev/null
