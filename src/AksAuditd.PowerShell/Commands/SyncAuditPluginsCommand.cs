@@ -10,7 +10,7 @@ namespace AksAuditd.PowerShell.Commands;
 [OutputType("AksAuditd.Core.Sync.SyncResult")]
 public sealed class SyncAuditPluginsCommand : SyncCommandBase
 {
-    /// <summary>Plugin programs a file may name in its path; overrides the configuration's allowedPluginPaths.</summary>
+    /// <summary>Plugin programs a file may name in its path (or * for any); overrides the configuration's allowedPluginPaths. None: the audit package's own programs.</summary>
     [Parameter]
     public string[]? AllowedPluginPath { get; set; }
 
@@ -20,6 +20,12 @@ public sealed class SyncAuditPluginsCommand : SyncCommandBase
 
     private protected override string DefaultTarget(AksAuditdConfiguration configuration) => configuration.HostPluginsDirectory;
 
+    /// <remarks>
+    /// With the node's root mounted, an active plugin's program is checked on the node as auditd checks it (exists,
+    /// a regular file owned by root, mode at least 0750), so a plugin auditd would skip never reaches plugins.d.
+    /// </remarks>
     private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) =>
-        new PluginConfigValidator(AllowedPluginPath ?? configuration.AllowedPluginPaths);
+        new PluginConfigValidator(
+            PluginAllowList.From(AllowedPluginPath ?? configuration.AllowedPluginPaths),
+            Directory.Exists(configuration.HostRoot) ? AuditdPluginFile.ProgramCheckOnNode(configuration.HostRoot) : null);
 }
