@@ -37,6 +37,15 @@ public sealed partial class AuditdRestarter
         _log = log ?? NullLogSink.Instance;
     }
 
+    /// <summary>
+    /// The node's plugins.d as this process reaches it: when set, a restart succeeds only when auditd runs every active
+    /// plugin there with the arguments its file gives (<see cref="AuditdPluginCheck"/>). Null skips the check.
+    /// </summary>
+    public string? PluginsDirectory { get; init; }
+
+    /// <summary>How long plugins have to appear under auditd after a start or reload.</summary>
+    public TimeSpan PluginWait { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a started auditd has to register with the kernel.</summary>
     public TimeSpan StartWait { get; init; } = TimeSpan.FromSeconds(15);
 
@@ -159,6 +168,28 @@ public sealed partial class AuditdRestarter
                 after.LoadedRuleCount,
                 executed,
                 drift);
+        }
+
+        if (PluginsDirectory is not null)
+        {
+            var plugins = new AuditdPluginCheck(_runner, PluginsDirectory) { Wait = PluginWait }.Verify(after.Pid);
+            if (plugins.Count > 0)
+            {
+                foreach (var generation in pending.Where(p => p.Kind == RulesKind && Covers(methods, p.Kind)))
+                {
+                    _state.MarkApplied(generation);
+                }
+
+                _log.Error("auditd does not run its plugins as plugins.d says", new LogField("plugins", string.Join(",", plugins.Select(p => Path.GetFileName(p.File)))));
+                return Failed(
+                    methodName,
+                    $"The kernel enforces the {after.LoadedRuleCount} rules of rules.d, but auditd does not run its plugins as plugins.d says: " +
+                    string.Join("; ", plugins) + (methods.Any(m => m is "Reload" or "Start" or "Restart")
+                        ? ". Check the plugin program on the node and auditd's log."
+                        : "; Restart-Auditd -Mode Reload (or Restart) makes auditd read plugins.d."),
+                    after.LoadedRuleCount,
+                    executed) with { Plugins = plugins };
+            }
         }
 
         foreach (var generation in pending.Where(p => Covers(methods, p.Kind)))

@@ -36,7 +36,10 @@ public sealed class RestartAuditdCommand : AksAuditdCmdlet
         RestartResult result;
         try
         {
-            var restarter = new AuditdRestarter(runner, NodeCmdlet.RuleCanon(root), rules, new BackupStore(state, log: Log), Log);
+            var restarter = new AuditdRestarter(runner, NodeCmdlet.RuleCanon(root), rules, new BackupStore(state, log: Log), Log)
+            {
+                PluginsDirectory = Core.Configuration.HostPath.Join(root, configuration.PluginsDirectory),
+            };
             result = restarter.Restart(mode, line => ShouldProcess(root, line));
         }
         catch (UnsupportedDistributionException e)
@@ -64,6 +67,13 @@ public sealed class RestartAuditdCommand : AksAuditdCmdlet
         else if (result.Rejection is { } rejection)
         {
             WriteError(rejection, "RuleRejected", ErrorCategory.InvalidData, rejection.File is null ? rejection.Rule : $"{rejection.File}:{rejection.Line}");
+        }
+        else if (result.Plugins.Count > 0)
+        {
+            foreach (var plugin in result.Plugins)
+            {
+                WriteError(new InvalidOperationException(plugin.ToString()), "PluginNotRunning", ErrorCategory.InvalidResult, plugin.File);
+            }
         }
         else if (!result.Succeeded && !result.Message.StartsWith("Not run:", StringComparison.Ordinal))
         {
