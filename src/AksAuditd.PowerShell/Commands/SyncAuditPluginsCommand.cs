@@ -21,11 +21,9 @@ public sealed class SyncAuditPluginsCommand : SyncCommandBase
     private protected override string DefaultTarget(AksAuditdConfiguration configuration) => configuration.HostPluginsDirectory;
 
     /// <remarks>
-    /// With the node's root mounted, an active plugin's program is checked on the node as auditd checks it (exists,
-    /// a regular file owned by root, mode at least 0750), so a plugin auditd would skip never reaches plugins.d.
+    /// The plugin's program is not checked on the node here (a sandbox or an init-less node root may not have it yet):
+    /// Restart-Auditd verifies that auditd runs every active plugin, and names the one it does not.
     /// </remarks>
     private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) =>
-        new PluginConfigValidator(
-            PluginAllowList.From(AllowedPluginPath ?? configuration.AllowedPluginPaths),
-            Directory.Exists(configuration.HostRoot) ? AuditdPluginFile.ProgramCheckOnNode(configuration.HostRoot) : null);
+        new PluginConfigValidator(PluginAllowList.From(AllowedPluginPath ?? configuration.AllowedPluginPaths));
 }
