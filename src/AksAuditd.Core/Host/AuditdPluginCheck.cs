@@ -22,6 +22,7 @@ public sealed class AuditdPluginCheck
     private readonly IHostCommandRunner _runner;
     private readonly string _pluginsDirectory;
 
+    /// <param name="runner">Reaches the node's processes (its /proc, in its PID namespace).</param>
     /// <param name="pluginsDirectory">The node's plugins.d as this process reaches it.</param>
     public AuditdPluginCheck(IHostCommandRunner runner, string pluginsDirectory)
     {
