@@ -10,7 +10,7 @@ namespace AksAuditd.PowerShell.Commands;
 [OutputType("AksAuditd.Core.Sync.SyncResult")]
 public sealed class SyncAuditPluginsCommand : SyncCommandBase
 {
-    /// <summary>Plugin programs a file may name in its path; overrides the configuration's allowedPluginPaths.</summary>
+    /// <summary>Plugin programs a file may name in its path (or * for any); overrides the configuration's allowedPluginPaths. None: the audit package's own programs.</summary>
     [Parameter]
     public string[]? AllowedPluginPath { get; set; }
 
@@ -20,9 +20,13 @@ public sealed class SyncAuditPluginsCommand : SyncCommandBase
 
     private protected override string DefaultTarget(AksAuditdConfiguration configuration) => configuration.HostPluginsDirectory;
 
+    /// <remarks>
+    /// The plugin's program is not checked on the node here (a sandbox or an init-less node root may not have it yet):
+    /// Restart-Auditd verifies that auditd runs every active plugin, and names the one it does not.
+    /// </remarks>
     private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) => Validator(configuration, AllowedPluginPath);
 
     /// <summary>The plugin validator the plugins sync uses (Sync-AuditNode's too).</summary>
     internal static IRuleFileValidator Validator(AksAuditdConfiguration configuration, string[]? allowedPluginPaths) =>
-        new PluginConfigValidator(allowedPluginPaths ?? configuration.AllowedPluginPaths);
+        new PluginConfigValidator(PluginAllowList.From(allowedPluginPaths ?? configuration.AllowedPluginPaths));
 }
