@@ -6,7 +6,10 @@
     Every task runs on a fresh machine that has only the .NET SDK:
         dotnet tool restore && dotnet pwsh ./build.ps1 <task>
     build         stage an importable module at out/AksAuditd/
-    test          build, then run every xUnit and Pester test; the last line is "N passed, N failed"
+    test          build, then run every xUnit and Pester test; the last line is "N passed, N failed". The Pester
+                  tests include the systemd node (see vm)
+    vm            build, then boot a real systemd node (Debian 12 under qemu, cached disk from
+                  tools/prepare-systemd-node.sh) and run its scenarios: tests/pester/SystemdNode.Tests.ps1
     bench         build, then run the benchmarks (ratios against baselines measured in the same run)
     package       build, then publish out/AksAuditd.<version>.nupkg to a local PSResourceGet repository (out/repo)
     demo          the README's main job: the entrypoint against a sandbox node
@@ -15,12 +18,14 @@
 .EXAMPLE
     dotnet pwsh ./build.ps1 test
 .EXAMPLE
+    dotnet pwsh ./build.ps1 vm
+.EXAMPLE
     dotnet pwsh ./build.ps1 bench -BenchFilter rules
 #>
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'bench', 'package', 'demo', 'image-layout', 'clean')]
+    [ValidateSet('build', 'test', 'vm', 'bench', 'package', 'demo', 'image-layout', 'clean')]
     [string] $Task = 'build',
 
     [ValidateSet('Debug', 'Release')]
@@ -275,6 +280,12 @@ function Invoke-Demo {
 switch ($Task) {
     'build' { Invoke-Build }
     'test' { Invoke-Test }
+    'vm' {
+        # The systemd node's Pester file alone (no xUnit): the same run `test` includes.
+        $TestFilter = $null
+        $PesterFilter = 'SystemdNode'
+        Invoke-Test
+    }
     'bench' { Invoke-Bench }
     'package' { Invoke-Package }
     'image-layout' { Invoke-ImageLayout }
