@@ -45,6 +45,7 @@ function Invoke-Step {
     # Runs a step; an exception is recorded with the facts gathered so far, and the scenario goes on.
     param([string] $Step, [scriptblock] $Body)
     $facts = [ordered]@{}
+    Write-Host "aks-vm: step $Step starting"
     try {
         & $Body $facts
         Write-Step $Step $facts $null
