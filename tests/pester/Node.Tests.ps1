@@ -85,13 +85,7 @@ Describe 'Get-AuditdStatus' {
 }
 
 Describe 'Get-AuditRuleDrift -Kernel' {
-    BeforeAll {
-        if (-not ('AksAuditd.Tests.Shared.MachineAudit' -as [type])) {
-            $usings = Join-Path $TestDrive 'GlobalUsings.cs'
-            Set-Content $usings ('System', 'System.Collections.Generic', 'System.IO', 'System.Linq', 'System.Threading' | ForEach-Object { "global using $_;" })
-            Add-Type -Path $usings, (Join-Path $PSScriptRoot '../Shared/KernelTestLock.cs'), (Join-Path $PSScriptRoot '../Shared/MachineAudit.cs')
-        }
-    }
+    # MachineAudit (tests/Shared) was compiled with the kernel load guard by Import-KernelTestType, above.
 
     It 'reports a rule loaded by hand as Unexpected and leaves the kernel as it was' {
         (Get-Command Get-AuditRuleDrift).ParameterSets.Name | Should -Contain 'Kernel'
