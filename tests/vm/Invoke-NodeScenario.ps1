@@ -28,7 +28,7 @@ $RulesSource = '/run/aks/rules'
 $PluginsSource = '/run/aks/plugins'
 $Image = '/aks/image'
 $Pwsh = "$Image/usr/local/bin/pwsh"
-$Deadline = 180  # seconds any awaited outcome may take under TCG on a busy machine; never asserted on
+$Deadline = 900  # seconds any awaited outcome may take under TCG on a busy machine (a pwsh start took minutes here); never asserted on
 
 # Opened for writing only: a serial port cannot seek, so no append mode.
 $results = [System.IO.StreamWriter]::new([System.IO.File]::Open($ResultPath, 'Open', 'Write'))
@@ -210,7 +210,8 @@ if ($Boot -eq 1) {
             $facts.pluginsAfter = @(Get-PluginProcess | ForEach-Object CommandLine)
         }
         finally {
-            & kill -TERM $process.Id
+            # procps (kill) is not on a minimal node; the shell's own kill is.
+            & /bin/sh -c "kill -TERM $($process.Id)"
             $facts.exitedOnSigterm = $process.WaitForExit($Deadline * 1000)
             if (-not $facts.exitedOnSigterm) { $process.Kill() }
         }
@@ -334,7 +335,7 @@ if ($Boot -eq 1) {
         $facts.stop = (Invoke-Tool systemctl 'stop', 'auditd').ExitCode
         $holder = Start-Process -FilePath /aks/bin/pidholder -RedirectStandardOutput /run/pidholder.out -RedirectStandardError /run/pidholder.err -PassThru
         try {
-            $facts.holding = Wait-Until { (Get-Content /run/pidholder.out -ErrorAction SilentlyContinue) -match 'holding' } 60
+            $facts.holding = Wait-Until { (Get-Content /run/pidholder.out -ErrorAction SilentlyContinue) -match 'holding' }
             $facts.holderPid = $holder.Id
             $facts.auditPid = Get-AuditPid
             $status = Get-AuditdStatus -HostRoot $HostRoot -WarningAction SilentlyContinue
@@ -351,7 +352,7 @@ if ($Boot -eq 1) {
             $null = $holder.WaitForExit(30000)
         }
         # The kernel drops a dead holder when a record cannot reach it; a user message makes one.
-        $facts.holderGone = Wait-Until { $null = Invoke-Tool auditctl '-m', 'aks-vm holder gone'; (Get-AuditPid) -eq 0 } 60
+        $facts.holderGone = Wait-Until { $null = Invoke-Tool auditctl '-m', 'aks-vm holder gone'; (Get-AuditPid) -eq 0 }
         $facts.afterHolder = Invoke-Restart 'Auto'
         $facts.activeAfter = Test-Active
     }
@@ -378,7 +379,7 @@ Invoke-Step 'after-reboot' {
     $facts.active = Wait-Until { Test-Active }
     $facts.enabled = Get-Enabled
     $facts.bootId = (Get-Content /proc/sys/kernel/random/boot_id).Trim()
-    $null = Wait-Until { (Get-KernelRules) -match 'key=vm-after-reboot' } 60
+    $null = Wait-Until { (Get-KernelRules) -match 'key=vm-after-reboot' }
     $facts.kernelRules = Get-KernelRules
     if (-not (Test-Path "$HostRoot/etc/os-release")) { & mount --rbind / $HostRoot }
     $facts.result = Invoke-Restart 'Auto'
