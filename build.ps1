@@ -12,6 +12,10 @@
     demo          the README's main job: the entrypoint against a sandbox node
     image-layout  write the file tree the container image has, under out/image (or -ImageRoot); with
                   -ReadyToRun, compiled ahead of time as the image's build stage compiles it
+    container     build the image localhost/aks-auditd:dev with podman from local roots only (a Debian 12 root,
+                  the machine's .NET runtime, the image-layout -ReadyToRun tree; image/Build-LocalImage.ps1)
+    e2e           build the container, then run the DaemonSet's init and main containers under podman as
+                  kubernetes/daemonset.yaml declares them, against the real kernel (tests/e2e); test runs it too
 .EXAMPLE
     dotnet pwsh ./build.ps1 test
 .EXAMPLE
@@ -20,7 +24,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'bench', 'package', 'demo', 'image-layout', 'clean')]
+    [ValidateSet('build', 'test', 'bench', 'package', 'demo', 'image-layout', 'container', 'e2e', 'clean')]
     [string] $Task = 'build',
 
     [ValidateSet('Debug', 'Release')]
@@ -51,6 +55,7 @@ $RepoRoot = $PSScriptRoot
 $OutDir = Join-Path $RepoRoot 'out'
 $ModuleOut = Join-Path $OutDir 'AksAuditd'
 $PesterVersion = '5.7.1'
+$ContainerImage = 'localhost/aks-auditd:dev'
 
 function Invoke-Native {
     # Runs a native command and stops the build when it fails, naming the command.
@@ -227,6 +232,18 @@ Import-Module '$pester' -MinimumVersion $PesterVersion
         }
     }
 
+    if (-not $TestFilter -and -not $PesterFilter) {
+        # The e2e is part of the README's test command, so CI runs it; a failure to build the image counts.
+        try {
+            $counts = Invoke-E2E
+            if ($counts) { $passed += $counts.Passed; $failed += $counts.Failed; $skipped += $counts.Skipped }
+            else { $broken += 'e2e (no results)' }
+        }
+        catch {
+            $broken += "e2e ($($_.Exception.Message))"
+        }
+    }
+
     foreach ($item in $broken) { Write-Host "BROKEN $item" -ForegroundColor Red; $failed++ }
     $line = "$passed passed, $failed failed"
     if ($skipped -gt 0) { $line += ", $skipped skipped" }
@@ -264,6 +281,56 @@ function Invoke-ImageLayout {
     & (Join-Path $RepoRoot 'image/New-ImageLayout.ps1') -ModulePath $ModuleOut -Destination $root -ReadyToRun:$ReadyToRun
 }
 
+function Invoke-Container {
+    Invoke-Build
+    $layout = Join-Path $OutDir 'container/layout'
+    & (Join-Path $RepoRoot 'image/New-ImageLayout.ps1') -ModulePath $ModuleOut -Destination $layout -ReadyToRun | Out-Null
+    & (Join-Path $RepoRoot 'image/Build-LocalImage.ps1') -Layout $layout -Tag $ContainerImage
+}
+
+function Invoke-PesterFiles {
+    # Runs Pester files in a child pwsh (the module and Pester load into a clean session, as a user's would) and
+    # returns the counts, or $null when Pester produced none.
+    param([string[]] $Path, [string] $Name, [hashtable] $Environment = @{})
+    $pester = Get-PesterModulePath
+    $results = Join-Path $OutDir 'TestResults'
+    New-Item -ItemType Directory -Force $results | Out-Null
+    $pesterJson = Join-Path $results "$Name.json"
+    Remove-Item -Force -ErrorAction SilentlyContinue $pesterJson
+    $Environment['AKSAUDITD_MODULE'] = $ModuleOut
+    $setEnvironment = ($Environment.GetEnumerator() | ForEach-Object { "`$env:$($_.Key) = '$($_.Value)'" }) -join "`n"
+    $script = @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$pester' -MinimumVersion $PesterVersion
+`$config = New-PesterConfiguration
+`$config.Run.Path = @('$($Path -join "','")')
+`$config.Run.PassThru = `$true
+`$config.Output.Verbosity = 'Normal'
+`$config.TestResult.Enabled = `$true
+`$config.TestResult.OutputPath = '$results/$Name.xml'
+$setEnvironment
+`$run = Invoke-Pester -Configuration `$config
+@{ Passed = `$run.PassedCount; Failed = `$run.FailedCount + `$run.FailedBlocksCount + `$run.FailedContainersCount; Skipped = `$run.SkippedCount } |
+    ConvertTo-Json | Set-Content '$pesterJson'
+"@
+    & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command $script
+    if (Test-Path $pesterJson) { return Get-Content -Raw $pesterJson | ConvertFrom-Json }
+    return $null
+}
+
+function Invoke-E2E {
+    # The pod under podman against the real kernel (tests/e2e/Pod.Tests.ps1); returns the counts.
+    Invoke-Container
+    try {
+        return Invoke-PesterFiles -Path (Join-Path $RepoRoot 'tests/e2e/Pod.Tests.ps1') -Name 'e2e' -Environment @{ AKSAUDITD_IMAGE = $ContainerImage }
+    }
+    finally {
+        # The e2e leaves nothing behind: its containers are removed by the tests, the image here.
+        . (Join-Path $RepoRoot 'image/podman/Podman.ps1')
+        Invoke-Podman @('rmi', '--force', $ContainerImage) -AllowFailure | Out-Null
+    }
+}
+
 function Invoke-Demo {
     Invoke-Build
     $demo = Join-Path $RepoRoot 'image/Start-Demo.ps1'
@@ -278,6 +345,13 @@ switch ($Task) {
     'bench' { Invoke-Bench }
     'package' { Invoke-Package }
     'image-layout' { Invoke-ImageLayout }
+    'container' { Invoke-Container }
+    'e2e' {
+        $counts = Invoke-E2E
+        if (-not $counts) { Write-Host 'BROKEN e2e (no results)' -ForegroundColor Red; exit 1 }
+        Write-Host "$($counts.Passed) passed, $($counts.Failed) failed"
+        if ($counts.Failed -gt 0) { exit 1 }
+    }
     'demo' { Invoke-Demo }
     'clean' { if (Test-Path $OutDir) { Remove-Item -Recurse -Force $OutDir } }
 }
