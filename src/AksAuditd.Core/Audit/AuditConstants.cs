@@ -1,4 +1,4 @@
-namespace AksAuditd.Core.Rules.Auditctl;
+namespace AksAuditd.Core.Audit;
 
 /// <summary>Numbers of the kernel's audit ABI (linux/audit.h) that the rule emulation uses.</summary>
 internal static class AuditConstants

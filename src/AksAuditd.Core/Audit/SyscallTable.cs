@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 
-namespace AksAuditd.Core.Rules;
+namespace AksAuditd.Core.Audit;
 
 /// <summary>
 /// Syscall numbers and names per audit architecture, as auditctl 3.0.9 knows them (generated from
@@ -20,7 +20,7 @@ public static partial class SyscallTable
     private static readonly FrozenDictionary<string, ArchTable> Tables = BuildTables();
 
     private static readonly FrozenDictionary<uint, string> ArchNameByAuditArch =
-        AuditTables.Machines.ToFrozenDictionary(m => m.AuditArch, m => m.Name);
+        LibauditTables.Machines.ToFrozenDictionary(m => m.AuditArch, m => m.Name);
 
     /// <summary>The arch names that have a syscall table.</summary>
     public static IReadOnlyCollection<string> Architectures { get; } = Array.AsReadOnly(GeneratedTables.Select(t => t.Arch).ToArray());
@@ -64,7 +64,7 @@ public static partial class SyscallTable
     /// <summary>The AUDIT_ARCH_* value of a libaudit machine name (x86_64 is 0xc000003e).</summary>
     public static bool TryGetAuditArch(string archName, out uint auditArch)
     {
-        foreach (var machine in AuditTables.Machines)
+        foreach (var machine in LibauditTables.Machines)
         {
             if (string.Equals(machine.Name, archName, StringComparison.OrdinalIgnoreCase))
             {

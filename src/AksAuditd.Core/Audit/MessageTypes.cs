@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 
-namespace AksAuditd.Core.Rules;
+namespace AksAuditd.Core.Audit;
 
 /// <summary>
 /// Audit message (record) type numbers and names, as libaudit 3.0.9 knows them: 1300 is SYSCALL, 1112 is USER_LOGIN.
@@ -9,19 +9,19 @@ namespace AksAuditd.Core.Rules;
 public static class MessageTypes
 {
     private static readonly StringComparer NameComparer =
-        AuditTables.MessageTypeNamesIgnoreCase ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
+        LibauditTables.MessageTypeNamesIgnoreCase ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
 
     private static readonly FrozenDictionary<int, string> NameByNumber =
-        AuditTables.MessageTypes.ToFrozenDictionary(t => t.Number, t => t.Name);
+        LibauditTables.MessageTypes.ToFrozenDictionary(t => t.Number, t => t.Name);
 
     private static readonly FrozenDictionary<string, int> NumberByName =
-        AuditTables.MessageTypes.Concat(AuditTables.MessageTypeAliases)
+        LibauditTables.MessageTypes.Concat(LibauditTables.MessageTypeAliases)
             .DistinctBy(t => t.Name, NameComparer)
             .ToFrozenDictionary(t => t.Name, t => t.Number, NameComparer);
 
     /// <summary>Every known type name, in number order.</summary>
     public static IReadOnlyCollection<string> Names { get; } =
-        Array.AsReadOnly(AuditTables.MessageTypes.OrderBy(t => t.Number).Select(t => t.Name).ToArray());
+        Array.AsReadOnly(LibauditTables.MessageTypes.OrderBy(t => t.Number).Select(t => t.Name).ToArray());
 
     public static bool TryGetName(int number, out string name)
     {

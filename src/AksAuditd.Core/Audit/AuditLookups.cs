@@ -1,39 +1,52 @@
 using System.Collections.Frozen;
 
-namespace AksAuditd.Core.Rules.Auditctl;
+namespace AksAuditd.Core.Audit;
 
-/// <summary>The libaudit name lookups auditctl uses, over the generated tables (case rules as probed from libaudit).</summary>
+/// <summary>
+/// The libaudit name lookups auditctl and ausearch use, over the generated tables (case rules as probed from
+/// libaudit): the one place rules and events turn audit numbers into names and back.
+/// </summary>
 internal static class AuditLookups
 {
     private static StringComparer Comparer(bool ignoreCase) => ignoreCase ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
 
     private static readonly FrozenDictionary<string, int> FieldNumbers =
-        AuditTables.Fields.Concat(AuditTables.FieldAliases).DistinctBy(f => f.Name, Comparer(AuditTables.FieldNamesIgnoreCase))
-            .ToFrozenDictionary(f => f.Name, f => f.Number, Comparer(AuditTables.FieldNamesIgnoreCase));
+        LibauditTables.Fields.Concat(LibauditTables.FieldAliases).DistinctBy(f => f.Name, Comparer(LibauditTables.FieldNamesIgnoreCase))
+            .ToFrozenDictionary(f => f.Name, f => f.Number, Comparer(LibauditTables.FieldNamesIgnoreCase));
 
     private static readonly FrozenDictionary<int, string> FieldNames =
-        AuditTables.Fields.ToFrozenDictionary(f => f.Number, f => f.Name);
+        LibauditTables.Fields.ToFrozenDictionary(f => f.Number, f => f.Name);
 
     private static readonly FrozenDictionary<string, int> ErrnoNumbers =
-        AuditTables.Errnos.DistinctBy(e => e.Name, Comparer(AuditTables.ErrnoNamesIgnoreCase))
-            .ToFrozenDictionary(e => e.Name, e => e.Number, Comparer(AuditTables.ErrnoNamesIgnoreCase));
+        LibauditTables.Errnos.DistinctBy(e => e.Name, Comparer(LibauditTables.ErrnoNamesIgnoreCase))
+            .ToFrozenDictionary(e => e.Name, e => e.Number, Comparer(LibauditTables.ErrnoNamesIgnoreCase));
 
-    private static readonly FrozenDictionary<int, string> ErrnoNames =
-        AuditTables.Errnos.DistinctBy(e => e.Number).ToFrozenDictionary(e => e.Number, e => e.Name);
+    private static readonly FrozenDictionary<int, (string Name, string Message)> ErrnoNames =
+        LibauditTables.Errnos.DistinctBy(e => e.Number).ToFrozenDictionary(e => e.Number, e => (e.Name, e.Message));
+
+    private static readonly FrozenDictionary<int, string> ListNames =
+        LibauditTables.Lists.ToFrozenDictionary(l => l.Number, l => l.Name);
+
+    // auditctl's lookup_filter compares list names with strcmp, although audit_name_to_flag would ignore case.
+    private static readonly FrozenDictionary<string, int> ListNumbers =
+        LibauditTables.Lists.ToFrozenDictionary(l => l.Name, l => l.Number, StringComparer.Ordinal);
+
+    private static readonly FrozenDictionary<int, string> FileTypeNames =
+        LibauditTables.FileTypes.ToFrozenDictionary(t => t.Number, t => t.Name);
 
     private static readonly FrozenDictionary<string, int> FileTypeNumbers =
-        AuditTables.FileTypes.ToFrozenDictionary(t => t.Name, t => t.Number, Comparer(AuditTables.FileTypeNamesIgnoreCase));
+        LibauditTables.FileTypes.ToFrozenDictionary(t => t.Name, t => t.Number, Comparer(LibauditTables.FileTypeNamesIgnoreCase));
 
     private static readonly FrozenDictionary<string, uint> FsTypeNumbers =
-        AuditTables.FileSystemTypes.ToFrozenDictionary(t => t.Name, t => t.Number, Comparer(AuditTables.FileSystemTypeNamesIgnoreCase));
+        LibauditTables.FileSystemTypes.ToFrozenDictionary(t => t.Name, t => t.Number, Comparer(LibauditTables.FileSystemTypeNamesIgnoreCase));
 
     private static readonly FrozenDictionary<uint, string> FsTypeNames =
-        AuditTables.FileSystemTypes.ToFrozenDictionary(t => t.Number, t => t.Name);
+        LibauditTables.FileSystemTypes.ToFrozenDictionary(t => t.Number, t => t.Name);
 
     private static readonly FrozenDictionary<string, int> MachineNumbers =
-        AuditTables.MachineNames.ToFrozenDictionary(m => m.Name, m => m.Machine, Comparer(AuditTables.MachineNamesIgnoreCase));
+        LibauditTables.MachineNames.ToFrozenDictionary(m => m.Name, m => m.Machine, Comparer(LibauditTables.MachineNamesIgnoreCase));
 
-    public static IEnumerable<string> FieldNamesInOrder => AuditTables.Fields.Select(f => f.Name);
+    public static IEnumerable<string> FieldNamesInOrder => LibauditTables.Fields.Select(f => f.Name);
 
     public static int FieldNumber(string name) => FieldNumbers.TryGetValue(name, out var n) ? n : -1;
 
@@ -51,9 +64,30 @@ internal static class AuditLookups
         return ErrnoNumbers.TryGetValue(name, out var n) ? n * sign : 0;
     }
 
-    public static string? ErrnoName(int number) => ErrnoNames.TryGetValue(number, out var n) ? n : null;
+    public static string? ErrnoName(int number) => ErrnoNames.TryGetValue(number, out var e) ? e.Name : null;
+
+    /// <summary>The errno name and glibc's message for it (C locale), as ausearch -i prints exit=ENOENT(No such file or directory).</summary>
+    public static bool TryGetErrno(int number, out string name, out string message)
+    {
+        if (ErrnoNames.TryGetValue(number, out var e))
+        {
+            (name, message) = e;
+            return true;
+        }
+        name = message = string.Empty;
+        return false;
+    }
+
+    /// <summary>audit_flag_to_name: the filter list a rule is on (user, task, exit, exclude, filesystem).</summary>
+    public static string? ListName(int list) => ListNames.TryGetValue(list, out var n) ? n : null;
+
+    /// <summary>The list number of a name as auditctl's lookup_filter matches it (exactly); -1 when unknown.</summary>
+    public static int ListNumber(string name) => ListNumbers.TryGetValue(name, out var n) ? n : -1;
 
     public static int FileTypeNumber(string name) => FileTypeNumbers.TryGetValue(name, out var n) ? n : -1;
+
+    /// <summary>audit_ftype_to_name: the name of S_IFMT bits (file, dir, link...).</summary>
+    public static string? FileTypeName(int number) => FileTypeNames.TryGetValue(number, out var n) ? n : null;
 
     public static bool TryFsTypeNumber(string name, out uint number) => FsTypeNumbers.TryGetValue(name, out number);
 
@@ -91,7 +125,7 @@ internal static class AuditLookups
 
     public static uint MachineToElf(int machine)
     {
-        foreach (var m in AuditTables.Machines)
+        foreach (var m in LibauditTables.Machines)
         {
             if (m.Machine == machine)
             {
@@ -103,7 +137,7 @@ internal static class AuditLookups
 
     public static int ElfToMachine(uint elf)
     {
-        foreach (var m in AuditTables.Machines)
+        foreach (var m in LibauditTables.Machines)
         {
             if (m.AuditArch == elf)
             {
@@ -116,7 +150,7 @@ internal static class AuditLookups
     /// <summary>The libaudit name of a machine, which is also the name of its syscall table (x86_64, i386, aarch64, armeb).</summary>
     public static string? MachineName(int machine)
     {
-        foreach (var m in AuditTables.Machines)
+        foreach (var m in LibauditTables.Machines)
         {
             if (m.Machine == machine)
             {
