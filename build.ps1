@@ -325,7 +325,8 @@ $setEnvironment
 @{ Passed = `$run.PassedCount; Failed = `$run.FailedCount + `$run.FailedBlocksCount + `$run.FailedContainersCount; Skipped = `$run.SkippedCount } |
     ConvertTo-Json | Set-Content '$pesterJson'
 "@
-    & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command $script
+    # Out-Host: Pester's report is for the console, not part of what this function returns.
+    & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command $script | Out-Host
     if (Test-Path $pesterJson) { return Get-Content -Raw $pesterJson | ConvertFrom-Json }
     return $null
 }

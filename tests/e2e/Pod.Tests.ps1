@@ -196,7 +196,7 @@ Describe 'The DaemonSet pod under <Profile>' -ForEach $Profiles {
             Wait-PodContainerExit $name -Timeout ([TimeSpan]::FromMinutes(3)) | Should -Not -BeNullOrEmpty
             $output = (Invoke-Podman @('logs', $name)) -join "`n"
             if ($RefusedWithoutAuditWrite) {
-                $output | Should -Match 'audit socket: .*Cannot open netlink audit socket'
+                $output | Should -Match '(?s)audit socket: .*Cannot open netlink audit socket'
                 $output | Should -Match 'seccomp profile'
                 $output | Should -Match 'AUDIT_WRITE'
             }
