@@ -196,9 +196,13 @@ function Wait-PodContainerExit {
     param([Parameter(Mandatory)] [string] $Name, [TimeSpan] $Timeout = [TimeSpan]::FromMinutes(5))
     $deadline = [DateTime]::UtcNow + $Timeout
     while ([DateTime]::UtcNow -lt $deadline) {
-        $state = Invoke-Podman @('inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', $Name)
-        $status, $code = "$state" -split ' '
-        if ($status -in 'exited', 'stopped') { return [int]$code }
+        # While a container exits, podman inspect can fail for a moment ("read /proc/PID/cgroup: no such
+        # process"): measured here; the next reading is good.
+        $state = Invoke-Podman @('inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', $Name) -AllowFailure
+        if ($LASTEXITCODE -eq 0) {
+            $status, $code = "$state" -split ' '
+            if ($status -in 'exited', 'stopped') { return [int]$code }
+        }
         Start-Sleep -Milliseconds 500
     }
     return $null
