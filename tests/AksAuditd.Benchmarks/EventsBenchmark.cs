@@ -164,7 +164,7 @@ public sealed class EventsBenchmark : IBenchmark
     }
 
     /// <summary>Copies the real log over and over, each copy later in time and with higher serials.</summary>
-    private static long Replicate(string fixture, string destination)
+    internal static long Replicate(string fixture, string destination)
     {
         var lines = AuditLogLocation.WithRotations(Path.Combine(fixture, "audit.log"))
             .SelectMany(File.ReadAllLines)
