@@ -209,7 +209,10 @@ function Get-EntrypointLog {
     # stdout as parsed JSON objects; a line that is not a JSON object fails the test that reads it.
     param([Parameter(Mandatory)] $Run)
     if (-not (Test-Path -LiteralPath $Run.Out)) { return @() }
-    $lines = [System.IO.File]::ReadAllLines($Run.Out)
+    # Only whole lines: while the entrypoint runs, the text after the last newline may be a line half written.
+    $text = [System.IO.File]::ReadAllText($Run.Out)
+    $lines = $text.Split("`n")
+    $lines = if ($text.EndsWith("`n")) { $lines } else { $lines | Select-Object -SkipLast 1 }
     foreach ($line in $lines) {
         if (-not $line) { continue }
         try { $entry = $line | ConvertFrom-Json -ErrorAction Stop }

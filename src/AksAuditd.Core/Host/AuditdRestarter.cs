@@ -37,6 +37,15 @@ public sealed partial class AuditdRestarter
         _log = log ?? NullLogSink.Instance;
     }
 
+    /// <summary>
+    /// The node's plugins.d as this process reaches it: when set, a restart succeeds only when auditd runs every active
+    /// plugin there with the arguments its file gives (<see cref="AuditdPluginCheck"/>). Null skips the check.
+    /// </summary>
+    public string? PluginsDirectory { get; init; }
+
+    /// <summary>How long plugins have to appear under auditd after a start or reload.</summary>
+    public TimeSpan PluginWait { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a started auditd has to register with the kernel.</summary>
     public TimeSpan StartWait { get; init; } = TimeSpan.FromSeconds(15);
 
@@ -159,6 +168,55 @@ public sealed partial class AuditdRestarter
                 after.LoadedRuleCount,
                 executed,
                 drift);
+        }
+
+        if (PluginsDirectory is not null)
+        {
+            var plugins = VerifyPlugins(after.Pid);
+            if (plugins.Count > 0 && mode == RestartMode.Auto && methods.Contains("Reload"))
+            {
+                // On SIGHUP auditd 3.0.9 only signals a plugin whose file name, active state and binary are unchanged:
+                // a new path or args take a restart. Auto asked for the plugins to apply, so restart once.
+                var command = service.Restart();
+                var line = _runner.Render(command);
+                _log.Info("auditd kept plugins with their old path or arguments after a reload; restarting it",
+                    new LogField("plugins", string.Join(",", plugins.Select(p => Path.GetFileName(p.File)))));
+                if (approve(line))
+                {
+                    _runner.Run(command);
+                    executed.Add(line);
+                    methods.Add("Restart");
+                    methodName = string.Join('+', methods);
+                    after = WaitRunning(reader);
+                    drift = Drift();
+                    if (!after.Running || drift.Count > 0)
+                    {
+                        return Failed(methodName, after.Running
+                            ? $"After restarting auditd for its plugins, the kernel's rules differ from rules.d: {drift.Count} rules."
+                            : "After restarting auditd for its plugins, auditd is not running.", after.LoadedRuleCount, executed, drift);
+                    }
+
+                    plugins = VerifyPlugins(after.Pid);
+                }
+            }
+
+            if (plugins.Count > 0)
+            {
+                foreach (var generation in pending.Where(p => p.Kind == RulesKind && Covers(methods, p.Kind)))
+                {
+                    _state.MarkApplied(generation);
+                }
+
+                _log.Error("auditd does not run its plugins as plugins.d says", new LogField("plugins", string.Join(",", plugins.Select(p => Path.GetFileName(p.File)))));
+                return Failed(
+                    methodName,
+                    $"The kernel enforces the {after.LoadedRuleCount} rules of rules.d, but auditd does not run its plugins as plugins.d says: " +
+                    string.Join("; ", plugins) + (methods.Any(m => m is "Start" or "Restart")
+                        ? ". Check the plugin program on the node and auditd's log."
+                        : "; Restart-Auditd -Mode Restart makes auditd read plugins.d (a reload keeps a plugin's old path and arguments)."),
+                    after.LoadedRuleCount,
+                    executed) with { Plugins = plugins };
+            }
         }
 
         foreach (var generation in pending.Where(p => Covers(methods, p.Kind)))
@@ -441,6 +499,9 @@ public sealed partial class AuditdRestarter
 
         return null;
     }
+
+    private IReadOnlyList<PluginMismatch> VerifyPlugins(int auditdPid) =>
+        new AuditdPluginCheck(_runner, PluginsDirectory!) { Wait = PluginWait }.Verify(auditdPid);
 
     private IReadOnlyList<KernelRuleDrift> Drift() => new KernelDriftReader(_runner, _canon).Read(_rulesDirectory);
 

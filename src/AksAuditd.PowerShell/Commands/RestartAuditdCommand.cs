@@ -32,7 +32,10 @@ public sealed class RestartAuditdCommand : AksAuditdCmdlet
         var runner = NodeRunner(root, $"; rules.d {rules}; state {state}");
         var mode = Enum.Parse<RestartMode>(Mode, ignoreCase: true);
 
-        var restarter = new AuditdRestarter(runner, RuleCanon(root), rules, new BackupStore(state, log: Log), Log);
+        var restarter = new AuditdRestarter(runner, RuleCanon(root), rules, new BackupStore(state, log: Log), Log)
+        {
+            PluginsDirectory = Core.Configuration.HostPath.Join(root, configuration.PluginsDirectory),
+        };
         var result = RunOnNode(root, () => restarter.Restart(mode, line => ShouldProcess(root, line)));
 
         if (result.RebootRequired)
@@ -49,6 +52,13 @@ public sealed class RestartAuditdCommand : AksAuditdCmdlet
         else if (result.Rejection is { } rejection)
         {
             WriteError(rejection, "RuleRejected", ErrorCategory.InvalidData, rejection.File is null ? rejection.Rule : $"{rejection.File}:{rejection.Line}");
+        }
+        else if (result.Plugins.Count > 0)
+        {
+            foreach (var plugin in result.Plugins)
+            {
+                WriteError(new InvalidOperationException(plugin.ToString()), "PluginNotRunning", ErrorCategory.InvalidResult, plugin.File);
+            }
         }
         else if (!result.Succeeded && !result.Message.StartsWith("Not run:", StringComparison.Ordinal))
         {
