@@ -3,7 +3,8 @@
     A sandbox node and the image's entrypoint as a real process: for the demo, the tests and the benchmark
     (dot-source this file).
 .DESCRIPTION
-    - A ConfigMap volume as the kubelet writes it. The kubelet's atomic writer keeps each version of the data
+    - A ConfigMap volume as the kubelet writes it (AksAuditd.Core's ConfigMapVolumeWriter, also used by the
+      xUnit and Pester tests). The kubelet's atomic writer keeps each version of the data
       in its own folder and swaps one link:
           <volume>/..2026_11_29_08_00_00.123456789/<key>    the files of one version
           <volume>/..data -> ..2026_11_29_08_00_00.123456789
@@ -11,6 +12,7 @@
       An update writes a new timestamped folder, points a temporary link at it and renames that link over
       ..data (rename(2) is atomic: a reader sees the old set or the new one, never a mix), then adds and removes
       the visible links and deletes the old folder. The entrypoint must cope with exactly this.
+    - Manifests read with YamlDotNet, the parser the module ships.
     - A node's / in a temporary folder, with /etc/audit as the auditd package leaves it.
     - image/Dockerfile read as data (final stage COPY, ENV, ENTRYPOINT), so the entrypoint runs from the image
       layout with the image's settings, <Layout> standing for the image's /.
@@ -22,47 +24,61 @@
 
 $script:SandboxRepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '..')).Path
 
-function Read-ConfigMapData {
-    # The data of a ConfigMap manifest as key => text. Only the shapes our manifests use: keys under a
-    # top-level "data:" whose values are literal blocks (|, |-, |+) or single-line scalars; anything else
-    # fails loudly rather than being misread.
+function Import-SandboxDependency {
+    # An assembly the module ships (Dependencies/<Name>.dll), loaded once into this session, so that the sandbox
+    # uses the module's own code (YamlDotNet, the Core's ConfigMap writer): from the imported module,
+    # $env:AKSAUDITD_MODULE, or the repository's staged module.
+    param([Parameter(Mandatory)] [string] $Name, [Parameter(Mandatory)] [string] $TypeName)
+    if ($TypeName -as [type]) { return }
+    $candidates = @()
+    $module = Get-Module AksAuditd | Select-Object -First 1
+    if ($module) { $candidates += Join-Path $module.ModuleBase "Dependencies/$Name.dll" }
+    if ($env:AKSAUDITD_MODULE) { $candidates += Join-Path $env:AKSAUDITD_MODULE "Dependencies/$Name.dll" }
+    $candidates += Join-Path $SandboxRepoRoot "out/AksAuditd/Dependencies/$Name.dll"
+    $dll = $candidates | Where-Object { Test-Path -LiteralPath $_ } | Select-Object -First 1
+    if (-not $dll) { throw "$Name.dll not found (looked in: $($candidates -join ', ')); run: dotnet pwsh ./build.ps1 build" }
+    Add-Type -LiteralPath $dll
+}
+
+function ConvertFrom-YamlNode {
+    # YamlDotNet's untyped result (Dictionary<object,object>, List<object>, strings) as ordered hashtables,
+    # arrays and strings, which PowerShell indexes and tests (Contains) naturally.
+    param($Node)
+    if ($Node -is [System.Collections.IDictionary]) {
+        $map = [ordered]@{}
+        foreach ($key in $Node.Keys) { $map[[string]$key] = ConvertFrom-YamlNode $Node[$key] }
+        return $map
+    }
+    if ($Node -is [System.Collections.IList]) {
+        return , @(foreach ($item in $Node) { ConvertFrom-YamlNode $item })
+    }
+    return $Node
+}
+
+function Read-KubernetesManifest {
+    # Every document of a manifest file, parsed with YamlDotNet.
     [CmdletBinding()]
     param([Parameter(Mandatory)] [string] $Path)
-    $lines = [System.IO.File]::ReadAllLines($Path)
-    $data = [ordered]@{}
-    $start = [Array]::IndexOf($lines, 'data:')
-    if ($start -lt 0) { throw "$Path has no top-level 'data:' mapping" }
-    $i = $start + 1
-    while ($i -lt $lines.Count) {
-        $line = $lines[$i]
-        if ($line -match '^\S') { break }
-        if ($line -match '^\s*(#.*)?$') { $i++; continue }
-        if ($line -notmatch '^  (?<key>[A-Za-z0-9._-]+):\s*(?<value>.*)$') { throw "${Path}:$($i + 1): unexpected line in data: '$line'" }
-        $key = $Matches.key
-        $value = $Matches.value
-        $i++
-        if ($value -match '^\|(?<chomp>[-+]?)$') {
-            $chomp = $Matches.chomp
-            $block = [System.Collections.Generic.List[string]]::new()
-            while ($i -lt $lines.Count -and ($lines[$i] -match '^    ' -or $lines[$i] -match '^\s*$')) {
-                $block.Add($(if ($lines[$i].Length -ge 4) { $lines[$i].Substring(4) } else { '' }))
-                $i++
-            }
-            $text = ($block -join "`n")
-            switch ($chomp) {
-                '-' { $text = $text.TrimEnd("`n") }
-                '+' { $text = $text + "`n" }
-                default { $text = $text.TrimEnd("`n") + "`n" }
-            }
-            $data[$key] = $text
-        }
-        elseif ($value -match '^(?<q>["'']?)(?<text>.*)\k<q>$' -and $value -notmatch '^[>&*!%@`{\[]') {
-            $data[$key] = $Matches.text
-        }
-        else {
-            throw "${Path}:$($i): unsupported value for ${key}: '$value'"
-        }
+    Import-SandboxDependency YamlDotNet 'YamlDotNet.Serialization.DeserializerBuilder'
+    $deserializer = [YamlDotNet.Serialization.DeserializerBuilder]::new().Build()
+    $text = [System.IO.File]::ReadAllText($Path)
+    foreach ($document in [regex]::Split($text, '(?m)^---[ \t]*\r?$')) {
+        if ($document -notmatch '(?m)^[^#\s]') { continue }
+        try { $node = $deserializer.Deserialize([System.IO.StringReader]::new($document)) }
+        catch { throw "${Path}: not valid YAML: $($_.Exception.InnerException.Message ?? $_.Exception.Message)" }
+        if ($null -ne $node) { ConvertFrom-YamlNode $node }
     }
+}
+
+function Read-ConfigMapData {
+    # The data of the (first) ConfigMap in a manifest as key => text.
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [string] $Path)
+    $configMap = Read-KubernetesManifest $Path | Where-Object { $_ -is [System.Collections.IDictionary] -and $_['kind'] -eq 'ConfigMap' } | Select-Object -First 1
+    if (-not $configMap) { throw "$Path holds no ConfigMap" }
+    if (-not $configMap.Contains('data') -or $configMap['data'] -isnot [System.Collections.IDictionary]) { throw "$Path has no 'data' mapping" }
+    $data = [ordered]@{}
+    foreach ($key in $configMap['data'].Keys) { $data[$key] = [string]$configMap['data'][$key] }
     return $data
 }
 
@@ -97,45 +113,19 @@ function Assert-SafeKernelLoad {
 }
 
 function Write-ConfigMapVolume {
-    # Creates the volume, or updates it to exactly $Data the way the kubelet does. A volume may feed an entrypoint
-    # that loads this machine's kernel, so its rules pass the kernel load guard first.
+    # Creates the volume, or updates it to exactly $Data, the way the kubelet does (AksAuditd.Core's
+    # ConfigMapVolumeWriter, the writer the xUnit tests use too). A volume may feed an entrypoint that loads this
+    # machine's kernel, so its rules pass the kernel load guard first.
     [CmdletBinding()]
     param(
         [Parameter(Mandatory)] [string] $Path,
         [Parameter(Mandatory)] [System.Collections.IDictionary] $Data
     )
     Assert-SafeKernelLoad -Data $Data
-    New-Item -ItemType Directory -Force -Path $Path | Out-Null
-    $dataLink = Join-Path $Path '..data'
-    $previous = [System.IO.FileInfo]::new($dataLink).LinkTarget
-
-    # The kubelet names versions by time with nanoseconds; a counter suffix keeps two writes in one tick apart.
-    $now = [DateTime]::UtcNow
-    $version = '..' + $now.ToString('yyyy_MM_dd_HH_mm_ss.') + ($now.Ticks % 10000000).ToString('0000000') + '00'
-    while (Test-Path -LiteralPath (Join-Path $Path $version)) { $version += '1' }
-    $versionDir = New-Item -ItemType Directory -Path (Join-Path $Path $version)
-    foreach ($key in $Data.Keys) {
-        [System.IO.File]::WriteAllText((Join-Path $versionDir.FullName $key), [string]$Data[$key])
-    }
-
-    $temporary = Join-Path $Path '..data_tmp'
-    if ([System.IO.FileInfo]::new($temporary).LinkTarget) { [System.IO.File]::Delete($temporary) }
-    [System.IO.File]::CreateSymbolicLink($temporary, $version) | Out-Null
-    # rename(2) over the old link; .NET's File.Move refuses a link to a folder, mv -T does exactly the rename.
-    & mv -Tf $temporary $dataLink
-    if ($LASTEXITCODE -ne 0) { throw "mv -T $temporary $dataLink failed with exit code $LASTEXITCODE" }
-
-    foreach ($key in $Data.Keys) {
-        $visible = Join-Path $Path $key
-        if (-not [System.IO.FileInfo]::new($visible).LinkTarget) {
-            [System.IO.File]::CreateSymbolicLink($visible, "..data/$key") | Out-Null
-        }
-    }
-    foreach ($entry in [System.IO.Directory]::GetFileSystemEntries($Path)) {
-        $name = [System.IO.Path]::GetFileName($entry)
-        if (-not $name.StartsWith('..') -and -not $Data.Contains($name)) { [System.IO.File]::Delete($entry) }
-    }
-    if ($previous) { Remove-Item -LiteralPath (Join-Path $Path $previous) -Recurse -Force }
+    Import-SandboxDependency AksAuditd.Core 'AksAuditd.Core.Sync.ConfigMapVolumeWriter'
+    $payload = [System.Collections.Generic.Dictionary[string, string]]::new()
+    foreach ($key in $Data.Keys) { $payload[[string]$key] = [string]$Data[$key] }
+    [void][AksAuditd.Core.Sync.ConfigMapVolumeWriter]::new($Path).Update($payload, $null, $null)
 }
 
 function Read-Dockerfile {
