@@ -6,12 +6,19 @@
     Every task runs on a fresh machine that has only the .NET SDK:
         dotnet tool restore && dotnet pwsh ./build.ps1 <task>
     build         stage an importable module at out/AksAuditd/
-    test          build, then run every xUnit and Pester test; the last line is "N passed, N failed"
+    test          build, then run every xUnit and Pester test; the last line is "N passed, N failed". The Pester
+                  tests include the systemd node (see vm)
+    vm            build, then boot a real systemd node (Debian 12 under qemu, cached disk from
+                  tools/prepare-systemd-node.sh) and run its scenarios: tests/pester/SystemdNode.Tests.ps1
     bench         build, then run the benchmarks (ratios against baselines measured in the same run)
     package       build, then publish out/AksAuditd.<version>.nupkg to a local PSResourceGet repository (out/repo)
     demo          the README's main job: the entrypoint against a sandbox node
     image-layout  write the file tree the container image has, under out/image (or -ImageRoot); with
                   -ReadyToRun, compiled ahead of time as the image's build stage compiles it
+    container     build the image localhost/aks-auditd:dev with podman from local roots only (a Debian 12 root,
+                  the machine's .NET runtime, the image-layout -ReadyToRun tree; image/Build-LocalImage.ps1)
+    e2e           build the container, then run the DaemonSet's init and main containers under podman as
+                  kubernetes/daemonset.yaml declares them, against the real kernel (tests/e2e); test runs it too
     generate      regenerate the tables generated from libaudit and the audit tools, from the installed
                   auditd (libaudit, ausyscall, ausearch); needs a Debian host with auditd
     clean         delete out/
@@ -20,12 +27,14 @@
 .EXAMPLE
     dotnet pwsh ./build.ps1 test
 .EXAMPLE
+    dotnet pwsh ./build.ps1 vm
+.EXAMPLE
     dotnet pwsh ./build.ps1 bench -BenchFilter rules
 #>
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'bench', 'package', 'demo', 'image-layout', 'generate', 'clean')]
+    [ValidateSet('build', 'test', 'vm', 'bench', 'package', 'demo', 'image-layout', 'container', 'e2e', 'generate', 'clean')]
     [string] $Task = 'build',
 
     [ValidateSet('Debug', 'Release')]
@@ -59,6 +68,7 @@ $RepoRoot = $PSScriptRoot
 $OutDir = Join-Path $RepoRoot 'out'
 $ModuleOut = Join-Path $OutDir 'AksAuditd'
 $PesterVersion = '5.7.1'
+$ContainerImage = 'localhost/aks-auditd:dev'
 
 function Invoke-Native {
     # Runs a native command and stops the build when it fails, naming the command.
@@ -235,6 +245,18 @@ Import-Module '$pester' -MinimumVersion $PesterVersion
         }
     }
 
+    if (-not $TestFilter -and -not $PesterFilter) {
+        # The e2e is part of the README's test command, so CI runs it; a failure to build the image counts.
+        try {
+            $counts = Invoke-E2E
+            if ($counts) { $passed += $counts.Passed; $failed += $counts.Failed; $skipped += $counts.Skipped }
+            else { $broken += 'e2e (no results)' }
+        }
+        catch {
+            $broken += "e2e ($($_.Exception.Message))"
+        }
+    }
+
     foreach ($item in $broken) { Write-Host "BROKEN $item" -ForegroundColor Red; $failed++ }
     $line = "$passed passed, $failed failed"
     if ($skipped -gt 0) { $line += ", $skipped skipped" }
@@ -275,6 +297,56 @@ function Invoke-Package {
 function Invoke-ImageLayout {
     $root = if ($ImageRoot) { $ImageRoot } else { Join-Path $OutDir 'image' }
     & (Join-Path $RepoRoot 'image/New-ImageLayout.ps1') -ModulePath $ModuleOut -Destination $root -ReadyToRun:$ReadyToRun
+}
+
+function Invoke-Container {
+    $layout = Join-Path $OutDir 'container/layout'
+    & (Join-Path $RepoRoot 'image/New-ImageLayout.ps1') -ModulePath $ModuleOut -Destination $layout -ReadyToRun | Out-Null
+    & (Join-Path $RepoRoot 'image/Build-LocalImage.ps1') -Layout $layout -Tag $ContainerImage
+}
+
+function Invoke-PesterFiles {
+    # Runs Pester files in a child pwsh (the module and Pester load into a clean session, as a user's would) and
+    # returns the counts, or $null when Pester produced none.
+    param([string[]] $Path, [string] $Name, [hashtable] $Environment = @{})
+    $pester = Get-PesterModulePath
+    $results = Join-Path $OutDir 'TestResults'
+    New-Item -ItemType Directory -Force $results | Out-Null
+    $pesterJson = Join-Path $results "$Name.json"
+    Remove-Item -Force -ErrorAction SilentlyContinue $pesterJson
+    $Environment['AKSAUDITD_MODULE'] = $ModuleOut
+    $setEnvironment = ($Environment.GetEnumerator() | ForEach-Object { "`$env:$($_.Key) = '$($_.Value)'" }) -join "`n"
+    $script = @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$pester' -MinimumVersion $PesterVersion
+`$config = New-PesterConfiguration
+`$config.Run.Path = @('$($Path -join "','")')
+`$config.Run.PassThru = `$true
+`$config.Output.Verbosity = 'Normal'
+`$config.TestResult.Enabled = `$true
+`$config.TestResult.OutputPath = '$results/$Name.xml'
+$setEnvironment
+`$run = Invoke-Pester -Configuration `$config
+@{ Passed = `$run.PassedCount; Failed = `$run.FailedCount + `$run.FailedBlocksCount + `$run.FailedContainersCount; Skipped = `$run.SkippedCount } |
+    ConvertTo-Json | Set-Content '$pesterJson'
+"@
+    # Out-Host: Pester's report is for the console, not part of what this function returns.
+    & (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command $script | Out-Host
+    if (Test-Path $pesterJson) { return Get-Content -Raw $pesterJson | ConvertFrom-Json }
+    return $null
+}
+
+function Invoke-E2E {
+    # The pod under podman against the real kernel (tests/e2e/Pod.Tests.ps1); returns the counts.
+    Invoke-Container
+    try {
+        return Invoke-PesterFiles -Path (Join-Path $RepoRoot 'tests/e2e/Pod.Tests.ps1') -Name 'e2e' -Environment @{ AKSAUDITD_IMAGE = $ContainerImage }
+    }
+    finally {
+        # The e2e leaves nothing behind: its containers are removed by the tests, the image here.
+        . (Join-Path $RepoRoot 'image/podman/Podman.ps1')
+        Invoke-Podman @('rmi', '--force', $ContainerImage) -AllowFailure | Out-Null
+    }
 }
 
 function Invoke-Demo {
@@ -322,9 +394,18 @@ function Invoke-BuildTask {
 
 Add-BuildTask build -Action { Build-StagedModule } -Description 'stage an importable module at out/AksAuditd/'
 Add-BuildTask test -DependsOn build -Action { Invoke-Test } -Description 'every xUnit and Pester test (-TestFilter, -PesterFilter)'
+# The systemd node's Pester file alone (no xUnit): the same run `test` includes.
+Add-BuildTask vm -DependsOn build -Action { $script:TestFilter = $null; $script:PesterFilter = 'SystemdNode'; Invoke-Test } -Description 'boot a real systemd node (Debian 12 under qemu) and run its scenarios (tests/pester/SystemdNode.Tests.ps1)'
 Add-BuildTask bench -DependsOn build -Action { Invoke-Bench } -Description 'benchmarks, ratios against baselines of the same run (-BenchFilter)'
 Add-BuildTask package -DependsOn build -Action { Invoke-Package } -Description 'out/AksAuditd.<version>.nupkg through a local PSResourceGet repository'
 Add-BuildTask image-layout -DependsOn build -Action { Invoke-ImageLayout } -Description "the container image's file tree under out/image (-ImageRoot, -ReadyToRun)"
+Add-BuildTask container -DependsOn build -Action { Invoke-Container } -Description 'the image localhost/aks-auditd:dev, built with podman from local roots only (image/Build-LocalImage.ps1)'
+Add-BuildTask e2e -DependsOn build -Action {
+    $counts = Invoke-E2E
+    if (-not $counts) { Write-Host 'BROKEN e2e (no results)' -ForegroundColor Red; exit 1 }
+    Write-Host "$($counts.Passed) passed, $($counts.Failed) failed"
+    if ($counts.Failed -gt 0) { exit 1 }
+} -Description 'the DaemonSet pod under podman against the real kernel (tests/e2e; builds the image first, removes it after)'
 Add-BuildTask demo -DependsOn build -Action { Invoke-Demo } -Description "the README's main job against a sandbox node (-LoadKernel)"
 Add-BuildTask generate -Action { Invoke-Generate } -Description 'the tables generated from libaudit and the audit tools (tools/generate-*), from the installed auditd'
 Add-BuildTask clean -Action { if (Test-Path $OutDir) { Remove-Item -Recurse -Force $OutDir } } -Description 'delete out/'

@@ -3,7 +3,8 @@
     A sandbox node and the image's entrypoint as a real process: for the demo, the tests and the benchmark
     (dot-source this file).
 .DESCRIPTION
-    - A ConfigMap volume as the kubelet writes it. The kubelet's atomic writer keeps each version of the data
+    - A ConfigMap volume as the kubelet writes it (AksAuditd.Core's ConfigMapVolumeWriter, also used by the
+      xUnit and Pester tests). The kubelet's atomic writer keeps each version of the data
       in its own folder and swaps one link:
           <volume>/..2026_11_29_08_00_00.123456789/<key>    the files of one version
           <volume>/..data -> ..2026_11_29_08_00_00.123456789
@@ -11,97 +12,120 @@
       An update writes a new timestamped folder, points a temporary link at it and renames that link over
       ..data (rename(2) is atomic: a reader sees the old set or the new one, never a mix), then adds and removes
       the visible links and deletes the old folder. The entrypoint must cope with exactly this.
+    - Manifests read with YamlDotNet, the parser the module ships.
     - A node's / in a temporary folder, with /etc/audit as the auditd package leaves it.
     - image/Dockerfile read as data (final stage COPY, ENV, ENTRYPOINT), so the entrypoint runs from the image
       layout with the image's settings, <Layout> standing for the image's /.
     - The machine's audit state saved and restored around anything that loads rules into the real kernel, under
-      the machine-wide kernel test lock.
+      the machine-wide kernel test lock. Every rules volume and every entrypoint run against this machine's /
+      passes tests/Shared/KernelLoadGuard.cs first (Assert-SafeKernelLoad): -e 2, -f 2 and --loginuid-immutable
+      are refused before they can load; they are tested only in the VM (tests/vm).
 #>
 
 $script:SandboxRepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '..')).Path
 
-function Read-ConfigMapData {
-    # The data of a ConfigMap manifest as key => text. Only the shapes our manifests use: keys under a
-    # top-level "data:" whose values are literal blocks (|, |-, |+) or single-line scalars; anything else
-    # fails loudly rather than being misread.
+function Import-SandboxDependency {
+    # An assembly the module ships (Dependencies/<Name>.dll), loaded once into this session, so that the sandbox
+    # uses the module's own code (YamlDotNet, the Core's ConfigMap writer): from the imported module,
+    # $env:AKSAUDITD_MODULE, or the repository's staged module.
+    param([Parameter(Mandatory)] [string] $Name, [Parameter(Mandatory)] [string] $TypeName)
+    if ($TypeName -as [type]) { return }
+    $candidates = @()
+    $module = Get-Module AksAuditd | Select-Object -First 1
+    if ($module) { $candidates += Join-Path $module.ModuleBase "Dependencies/$Name.dll" }
+    if ($env:AKSAUDITD_MODULE) { $candidates += Join-Path $env:AKSAUDITD_MODULE "Dependencies/$Name.dll" }
+    $candidates += Join-Path $SandboxRepoRoot "out/AksAuditd/Dependencies/$Name.dll"
+    $dll = $candidates | Where-Object { Test-Path -LiteralPath $_ } | Select-Object -First 1
+    if (-not $dll) { throw "$Name.dll not found (looked in: $($candidates -join ', ')); run: dotnet pwsh ./build.ps1 build" }
+    Add-Type -LiteralPath $dll
+}
+
+function ConvertFrom-YamlNode {
+    # YamlDotNet's untyped result (Dictionary<object,object>, List<object>, strings) as ordered hashtables,
+    # arrays and strings, which PowerShell indexes and tests (Contains) naturally.
+    param($Node)
+    if ($Node -is [System.Collections.IDictionary]) {
+        $map = [ordered]@{}
+        foreach ($key in $Node.Keys) { $map[[string]$key] = ConvertFrom-YamlNode $Node[$key] }
+        return $map
+    }
+    if ($Node -is [System.Collections.IList]) {
+        return , @(foreach ($item in $Node) { ConvertFrom-YamlNode $item })
+    }
+    return $Node
+}
+
+function Read-KubernetesManifest {
+    # Every document of a manifest file, parsed with YamlDotNet.
     [CmdletBinding()]
     param([Parameter(Mandatory)] [string] $Path)
-    $lines = [System.IO.File]::ReadAllLines($Path)
-    $data = [ordered]@{}
-    $start = [Array]::IndexOf($lines, 'data:')
-    if ($start -lt 0) { throw "$Path has no top-level 'data:' mapping" }
-    $i = $start + 1
-    while ($i -lt $lines.Count) {
-        $line = $lines[$i]
-        if ($line -match '^\S') { break }
-        if ($line -match '^\s*(#.*)?$') { $i++; continue }
-        if ($line -notmatch '^  (?<key>[A-Za-z0-9._-]+):\s*(?<value>.*)$') { throw "${Path}:$($i + 1): unexpected line in data: '$line'" }
-        $key = $Matches.key
-        $value = $Matches.value
-        $i++
-        if ($value -match '^\|(?<chomp>[-+]?)$') {
-            $chomp = $Matches.chomp
-            $block = [System.Collections.Generic.List[string]]::new()
-            while ($i -lt $lines.Count -and ($lines[$i] -match '^    ' -or $lines[$i] -match '^\s*$')) {
-                $block.Add($(if ($lines[$i].Length -ge 4) { $lines[$i].Substring(4) } else { '' }))
-                $i++
-            }
-            $text = ($block -join "`n")
-            switch ($chomp) {
-                '-' { $text = $text.TrimEnd("`n") }
-                '+' { $text = $text + "`n" }
-                default { $text = $text.TrimEnd("`n") + "`n" }
-            }
-            $data[$key] = $text
-        }
-        elseif ($value -match '^(?<q>["'']?)(?<text>.*)\k<q>$' -and $value -notmatch '^[>&*!%@`{\[]') {
-            $data[$key] = $Matches.text
-        }
-        else {
-            throw "${Path}:$($i): unsupported value for ${key}: '$value'"
-        }
+    Import-SandboxDependency YamlDotNet 'YamlDotNet.Serialization.DeserializerBuilder'
+    $deserializer = [YamlDotNet.Serialization.DeserializerBuilder]::new().Build()
+    $text = [System.IO.File]::ReadAllText($Path)
+    foreach ($document in [regex]::Split($text, '(?m)^---[ \t]*\r?$')) {
+        if ($document -notmatch '(?m)^[^#\s]') { continue }
+        try { $node = $deserializer.Deserialize([System.IO.StringReader]::new($document)) }
+        catch { throw "${Path}: not valid YAML: $($_.Exception.InnerException.Message ?? $_.Exception.Message)" }
+        if ($null -ne $node) { ConvertFrom-YamlNode $node }
     }
+}
+
+function Read-ConfigMapData {
+    # The data of the (first) ConfigMap in a manifest as key => text.
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [string] $Path)
+    $configMap = Read-KubernetesManifest $Path | Where-Object { $_ -is [System.Collections.IDictionary] -and $_['kind'] -eq 'ConfigMap' } | Select-Object -First 1
+    if (-not $configMap) { throw "$Path holds no ConfigMap" }
+    if (-not $configMap.Contains('data') -or $configMap['data'] -isnot [System.Collections.IDictionary]) { throw "$Path has no 'data' mapping" }
+    $data = [ordered]@{}
+    foreach ($key in $configMap['data'].Keys) { $data[$key] = [string]$configMap['data'][$key] }
     return $data
 }
 
+function Import-KernelTestType {
+    # The xUnit tests' machine helpers, compiled once per session from tests/Shared: KernelLoadGuard (the one check
+    # before any load into this machine's kernel), KernelTestLock and MachineAudit. Compiled together, because
+    # MachineAudit uses the guard and a type compiled in memory cannot be referenced by a later Add-Type.
+    if ('AksAuditd.Tests.Shared.KernelLoadGuard' -as [type]) { return }
+    $shared = Join-Path $script:SandboxRepoRoot 'tests/Shared'
+    # The test projects' implicit usings, which these files rely on.
+    $usings = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-usings-$([guid]::NewGuid().ToString('n')).cs"
+    Set-Content -LiteralPath $usings ('System', 'System.Collections.Generic', 'System.IO', 'System.Linq', 'System.Threading' | ForEach-Object { "global using $_;" })
+    try {
+        Add-Type -Path $usings, (Join-Path $shared 'KernelLoadGuard.cs'), (Join-Path $shared 'KernelTestLock.cs'), (Join-Path $shared 'MachineAudit.cs')
+    }
+    finally {
+        Remove-Item -LiteralPath $usings -Force
+    }
+}
+
+function Assert-SafeKernelLoad {
+    # The kernel load guard (tests/Shared/KernelLoadGuard.cs): throws when rules text, or this machine's
+    # /etc/audit (-Node), would set -e 2, -f 2 or --loginuid-immutable.
+    param([System.Collections.IDictionary] $Data, [switch] $Node)
+    Import-KernelTestType
+    if ($Data) {
+        foreach ($key in $Data.Keys) {
+            [AksAuditd.Tests.Shared.KernelLoadGuard]::AssertSafeText([string]$Data[$key], "ConfigMap entry $key")
+        }
+    }
+    if ($Node) { [AksAuditd.Tests.Shared.KernelLoadGuard]::AssertSafeNode('/etc/audit') }
+}
+
 function Write-ConfigMapVolume {
-    # Creates the volume, or updates it to exactly $Data the way the kubelet does.
+    # Creates the volume, or updates it to exactly $Data, the way the kubelet does (AksAuditd.Core's
+    # ConfigMapVolumeWriter, the writer the xUnit tests use too). A volume may feed an entrypoint that loads this
+    # machine's kernel, so its rules pass the kernel load guard first.
     [CmdletBinding()]
     param(
         [Parameter(Mandatory)] [string] $Path,
         [Parameter(Mandatory)] [System.Collections.IDictionary] $Data
     )
-    New-Item -ItemType Directory -Force -Path $Path | Out-Null
-    $dataLink = Join-Path $Path '..data'
-    $previous = [System.IO.FileInfo]::new($dataLink).LinkTarget
-
-    # The kubelet names versions by time with nanoseconds; a counter suffix keeps two writes in one tick apart.
-    $now = [DateTime]::UtcNow
-    $version = '..' + $now.ToString('yyyy_MM_dd_HH_mm_ss.') + ($now.Ticks % 10000000).ToString('0000000') + '00'
-    while (Test-Path -LiteralPath (Join-Path $Path $version)) { $version += '1' }
-    $versionDir = New-Item -ItemType Directory -Path (Join-Path $Path $version)
-    foreach ($key in $Data.Keys) {
-        [System.IO.File]::WriteAllText((Join-Path $versionDir.FullName $key), [string]$Data[$key])
-    }
-
-    $temporary = Join-Path $Path '..data_tmp'
-    if ([System.IO.FileInfo]::new($temporary).LinkTarget) { [System.IO.File]::Delete($temporary) }
-    [System.IO.File]::CreateSymbolicLink($temporary, $version) | Out-Null
-    # rename(2) over the old link; .NET's File.Move refuses a link to a folder, mv -T does exactly the rename.
-    & mv -Tf $temporary $dataLink
-    if ($LASTEXITCODE -ne 0) { throw "mv -T $temporary $dataLink failed with exit code $LASTEXITCODE" }
-
-    foreach ($key in $Data.Keys) {
-        $visible = Join-Path $Path $key
-        if (-not [System.IO.FileInfo]::new($visible).LinkTarget) {
-            [System.IO.File]::CreateSymbolicLink($visible, "..data/$key") | Out-Null
-        }
-    }
-    foreach ($entry in [System.IO.Directory]::GetFileSystemEntries($Path)) {
-        $name = [System.IO.Path]::GetFileName($entry)
-        if (-not $name.StartsWith('..') -and -not $Data.Contains($name)) { [System.IO.File]::Delete($entry) }
-    }
-    if ($previous) { Remove-Item -LiteralPath (Join-Path $Path $previous) -Recurse -Force }
+    Assert-SafeKernelLoad -Data $Data
+    Import-SandboxDependency AksAuditd.Core 'AksAuditd.Core.Sync.ConfigMapVolumeWriter'
+    $payload = [System.Collections.Generic.Dictionary[string, string]]::new()
+    foreach ($key in $Data.Keys) { $payload[[string]$key] = [string]$Data[$key] }
+    [void][AksAuditd.Core.Sync.ConfigMapVolumeWriter]::new($Path).Update($payload, $null, $null)
 }
 
 function Read-Dockerfile {
@@ -184,6 +208,15 @@ function Start-Entrypoint {
         [string[]] $Arguments = @(),
         [hashtable] $Environment = @{}
     )
+    if ($Sandbox.Node -eq '/') {
+        # The entrypoint will load this machine's kernel: what it reads must pass the kernel load guard.
+        Assert-SafeKernelLoad -Node
+        foreach ($volume in $Sandbox.RulesVolume) {
+            foreach ($file in Get-ChildItem -LiteralPath $volume -File -ErrorAction SilentlyContinue) {
+                [AksAuditd.Tests.Shared.KernelLoadGuard]::AssertSafeFile($file.FullName)
+            }
+        }
+    }
     $entrypoint = Get-DockerfileEntrypoint
     $start = [System.Diagnostics.ProcessStartInfo]::new('/bin/sh')
     $command = @($entrypoint | ForEach-Object { if ($_.StartsWith('/')) { Join-Path $Layout $_.TrimStart('/') } else { $_ } }) + $Arguments
@@ -284,45 +317,84 @@ function Get-KernelAuditSettings {
 
 function Save-NodeAuditState {
     # What a test that loads rules through the real /etc/audit must put back: the files, the kernel's settings
-    # and rules, and whether auditd was running.
+    # and rules, and whether auditd was running. A kernel already immutable or in panic mode is refused: its
+    # settings cannot be put back, and a test must never run on it.
+    $settings = Get-KernelAuditSettings
+    foreach ($name in 'enabled', 'failure', 'rate_limit', 'backlog_limit', 'backlog_wait_time') {
+        if (-not $settings.ContainsKey($name)) { throw "auditctl -s did not report $name; cannot save the kernel's audit settings" }
+    }
+    if ($settings['enabled'] -eq '2') { throw 'This kernel''s audit configuration is immutable (enabled 2); nothing can load until it reboots.' }
+    if ($settings['failure'] -eq '2') { throw 'The kernel''s audit failure mode is 2 (panic); tests refuse to run on it.' }
+    Assert-SafeKernelLoad -Node
     $backup = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-etc-audit-$([guid]::NewGuid().ToString('n'))"
     & cp -a /etc/audit $backup
     if ($LASTEXITCODE -ne 0) { throw 'cannot back up /etc/audit' }
     return [pscustomobject]@{
         Backup = $backup
-        Settings = Get-KernelAuditSettings
+        Settings = $settings
         Rules = @(& auditctl -l)
         AuditdRunning = [bool](& pidof auditd)
     }
 }
 
 function Restore-NodeAuditState {
+    # Every step runs even when an earlier one failed; the failures are thrown together at the end, each naming
+    # its step and quoting auditctl.
     param([Parameter(Mandatory)] $State)
-    if (-not $State.AuditdRunning -and (& pidof auditd)) { & service auditd stop *> $null }
+    $failures = [System.Collections.Generic.List[string]]::new()
+    function Invoke-RestoreStep {
+        param([string] $What, [scriptblock] $Action)
+        try { & $Action } catch { $failures.Add("${What}: $($_.Exception.Message)") }
+    }
+    function Invoke-Auditctl {
+        param([string[]] $Arguments)
+        [AksAuditd.Tests.Shared.KernelLoadGuard]::AssertSafeCommand('auditctl', $Arguments)
+        $output = & auditctl @Arguments 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "auditctl $($Arguments -join ' ') exited $($LASTEXITCODE): $($output -join ' ')" }
+    }
+    Assert-SafeKernelLoad
+
+    Invoke-RestoreStep 'stopping auditd' {
+        if (-not $State.AuditdRunning -and (& pidof auditd)) {
+            $output = & service auditd stop 2>&1
+            if ($LASTEXITCODE -ne 0) { throw "service auditd stop exited $($LASTEXITCODE): $($output -join ' ')" }
+        }
+    }
     # The backup is checked to be ours before anything is touched, and deleted only after a complete copy: a
     # failed copy (a full disk, a bad state object) throws and keeps the backup, so nothing is lost. /etc/audit
     # itself stays in place (its contents are replaced), so mounts over it in other namespaces stay valid.
-    $backup = [string]$State.Backup
-    if (-not ($backup -match 'aks-auditd-etc-audit-[0-9a-f]{32}$' -and (Test-Path -LiteralPath (Join-Path $backup 'auditd.conf') -PathType Leaf))) {
-        throw "Refusing to restore /etc/audit from '$backup': it is not a backup made by Save-NodeAuditState"
+    Invoke-RestoreStep 'putting /etc/audit back' {
+        $backup = [string]$State.Backup
+        if (-not ($backup -match 'aks-auditd-etc-audit-[0-9a-f]{32}$' -and (Test-Path -LiteralPath (Join-Path $backup 'auditd.conf') -PathType Leaf))) {
+            throw "Refusing to restore /etc/audit from '$backup': it is not a backup made by Save-NodeAuditState"
+        }
+        Get-ChildItem -LiteralPath /etc/audit -Force | Remove-Item -Recurse -Force
+        & cp -a "$backup/." /etc/audit/
+        if ($LASTEXITCODE -ne 0) {
+            throw "Could not copy $backup back to /etc/audit; the backup is kept there: copy it back by hand (cp -a $backup/. /etc/audit/)"
+        }
+        & rm -rf -- $backup
     }
-    Get-ChildItem -LiteralPath /etc/audit -Force | Remove-Item -Recurse -Force
-    & cp -a "$backup/." /etc/audit/
-    if ($LASTEXITCODE -ne 0) {
-        throw "Could not copy $backup back to /etc/audit; the backup is kept there: copy it back by hand (cp -a $backup/. /etc/audit/)"
+    Invoke-RestoreStep 'deleting the kernel''s rules' { Invoke-Auditctl '-D' }
+    # Never -e 2 or -f 2: the guard refuses them, and Save-NodeAuditState refused a machine already in either.
+    Invoke-RestoreStep 'restoring failure' { Invoke-Auditctl '-f', $State.Settings['failure'] }
+    Invoke-RestoreStep 'restoring backlog_limit' { Invoke-Auditctl '-b', $State.Settings['backlog_limit'] }
+    Invoke-RestoreStep 'restoring backlog_wait_time' { Invoke-Auditctl '--backlog_wait_time', $State.Settings['backlog_wait_time'] }
+    Invoke-RestoreStep 'restoring rate_limit' { Invoke-Auditctl '-r', $State.Settings['rate_limit'] }
+    Invoke-RestoreStep 'loading the rules the kernel had before (auditctl -l)' {
+        $rules = @($State.Rules | Where-Object { $_ -and $_ -ne 'No rules' })
+        if ($rules.Count -gt 0) {
+            $file = [System.IO.Path]::GetTempFileName()
+            try {
+                [System.IO.File]::WriteAllLines($file, [string[]]$rules)
+                Invoke-Auditctl '-R', $file
+            }
+            finally { Remove-Item -LiteralPath $file -Force }
+        }
     }
-    & rm -rf -- $backup
-    & auditctl -D *> $null
-    # Never -e 2 or -f 2: only the values a test may restore.
-    if ($State.Settings['enabled'] -in '0', '1') { & auditctl -e $State.Settings['enabled'] *> $null }
-    if ($State.Settings['failure'] -in '0', '1') { & auditctl -f $State.Settings['failure'] *> $null }
-    & auditctl -b $State.Settings['backlog_limit'] *> $null
-    & auditctl --backlog_wait_time $State.Settings['backlog_wait_time'] *> $null
-    if ($State.Rules.Count -gt 0 -and $State.Rules[0] -ne 'No rules') {
-        $file = [System.IO.Path]::GetTempFileName()
-        [System.IO.File]::WriteAllLines($file, [string[]]$State.Rules)
-        & auditctl -R $file *> $null
-        Remove-Item $file
+    Invoke-RestoreStep 'restoring enabled' { Invoke-Auditctl '-e', $State.Settings['enabled'] }
+    if ($failures.Count -gt 0) {
+        throw "Restoring this machine's audit state failed in $($failures.Count) step(s): $($failures -join '; ')"
     }
 }
 

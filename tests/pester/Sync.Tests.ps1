@@ -2,23 +2,12 @@
 BeforeAll {
     Import-Module (Join-Path $env:AKSAUDITD_MODULE 'AksAuditd.psd1') -Force
 
-    # Lays out a ConfigMap volume the way kubelet does: payload in ..<timestamp>/, ..data -> it, name -> ..data/name.
+    # The kubelet's layout of a ConfigMap volume, written by the one writer the xUnit tests and the sandbox use
+    # (AksAuditd.Core's ConfigMapVolumeWriter through image/Sandbox.ps1).
+    . (Join-Path $PSScriptRoot '../../image/Sandbox.ps1')
     function New-ConfigMapVolume {
         param([string] $Path, [hashtable] $Data)
-        $stamp = '..{0:yyyy_MM_dd_HH_mm_ss}.{1}' -f [DateTime]::UtcNow, [Guid]::NewGuid().ToString('N').Substring(0, 9)
-        New-Item -ItemType Directory -Force (Join-Path $Path $stamp) | Out-Null
-        foreach ($key in $Data.Keys) { Set-Content -NoNewline -Path (Join-Path $Path $stamp $key) -Value $Data[$key] }
-        # Read the old version's name now: LinkTarget is read from disk when used, and ..data is about to move.
-        $old = [string](Get-Item (Join-Path $Path '..data') -Force -ErrorAction SilentlyContinue).LinkTarget
-        New-Item -ItemType SymbolicLink -Path (Join-Path $Path '..data_tmp') -Target $stamp | Out-Null
-        & mv -T (Join-Path $Path '..data_tmp') (Join-Path $Path '..data') # rename(2), as kubelet swaps versions
-        foreach ($key in $Data.Keys) {
-            if (-not (Test-Path -LiteralPath (Join-Path $Path $key))) {
-                New-Item -ItemType SymbolicLink -Path (Join-Path $Path $key) -Target "..data/$key" | Out-Null
-            }
-        }
-        Get-ChildItem -Force $Path | Where-Object { $_.Name -notlike '..*' -and $_.Name -notin $Data.Keys } | Remove-Item -Force
-        if ($old) { Remove-Item -Recurse -Force (Join-Path $Path $old) }
+        Write-ConfigMapVolume -Path $Path -Data $Data
     }
 }
 

@@ -49,6 +49,9 @@ public sealed partial class AuditdRestarter
     /// <summary>How long a started auditd has to register with the kernel.</summary>
     public TimeSpan StartWait { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How long auditd has to exit after SIGTERM (a unit that refuses a manual stop) before a restart gives up.</summary>
+    public TimeSpan StopWait { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>
     /// Applies <paramref name="mode"/>. <paramref name="approve"/> is asked with the exact command line (or restore)
     /// right before each change; false skips it (-WhatIf).
@@ -99,6 +102,16 @@ public sealed partial class AuditdRestarter
         HostCommandResult? load = null;
         foreach (var method in methods)
         {
+            if (method == "Restart" && service.Restart(RefusesManualStop(service)) is null)
+            {
+                if (RestartBySignal(service, approve, executed, before) is { } stopped)
+                {
+                    return stopped;
+                }
+
+                continue;
+            }
+
             var command = method switch
             {
                 "LoadRules" => service.LoadRules() with { AcceptedExitCodes = new[] { 1 } },
@@ -510,6 +523,80 @@ public sealed partial class AuditdRestarter
         new AuditdPluginCheck(_runner, PluginsDirectory!) { Wait = PluginWait }.Verify(auditdPid);
 
     private IReadOnlyList<KernelRuleDrift> Drift() => new KernelDriftReader(_runner, _canon).Read(_rulesDirectory);
+
+    /// <summary>
+    /// Whether the node's auditd unit refuses <c>systemctl stop</c>/<c>restart</c> (RefuseManualStop=yes: upstream's
+    /// unit, or a drop-in). Only asked under systemd, where it matters.
+    /// </summary>
+    private bool RefusesManualStop(AuditdService service)
+    {
+        if (service.Init != InitSystem.Systemd)
+        {
+            return false;
+        }
+
+        var shown = _runner.Run(service.ShowRefuseManualStop());
+        return shown.StandardOutput.Trim() == "yes";
+    }
+
+    /// <summary>
+    /// Restart for a unit that refuses a manual stop, as upstream's legacy restart action does it: auditd's main
+    /// process is asked to stop (SIGTERM, which systemd allows), systemd is given time to see it exit, and the unit
+    /// is started. Returns a result only when it cannot go on (not approved, or auditd did not stop).
+    /// </summary>
+    private RestartResult? RestartBySignal(AuditdService service, Func<string, bool> approve, List<string> executed, AuditdStatus before)
+    {
+        foreach (var (command, stops) in new[] { (service.StopBySignal(), true), (service.Start(), false) })
+        {
+            var line = _runner.Render(command);
+            if (!approve(line))
+            {
+                return new RestartResult
+                {
+                    Method = "Restart",
+                    Succeeded = false,
+                    LoadedRuleCount = before.LoadedRuleCount,
+                    Message = $"Not run: {line}",
+                    Commands = executed,
+                    HostRoot = _runner.HostRoot,
+                };
+            }
+
+            var result = _runner.Run(command);
+            executed.Add(line);
+            _log.Info("changed the node", new LogField("command", line), new LogField("exitCode", result.ExitCode));
+            if (stops && !WaitInactive(service))
+            {
+                return Failed(
+                    "Restart",
+                    $"auditd's unit refuses a manual stop (RefuseManualStop=yes), so auditd was sent SIGTERM, but it was still active after {StopWait.TotalSeconds:0} s; it was not started again.",
+                    before.LoadedRuleCount,
+                    executed);
+            }
+        }
+
+        return null;
+    }
+
+    private bool WaitInactive(AuditdService service)
+    {
+        // is-active exits non-zero from the moment the unit is deactivating; a start queued then waits for the stop.
+        var deadline = DateTime.UtcNow + StopWait;
+        while (true)
+        {
+            if (_runner.Run(service.IsActive()).ExitCode != 0)
+            {
+                return true;
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                return false;
+            }
+
+            Thread.Sleep(200);
+        }
+    }
 
     private AuditdStatus WaitRunning(AuditdStatusReader reader)
     {

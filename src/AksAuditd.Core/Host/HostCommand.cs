@@ -103,8 +103,12 @@ public sealed class HostCommandException : Exception
     {
         var stderr = result.StandardError.Trim();
         var quoted = stderr.Length == 0 ? "no stderr" : $"stderr: \"{Shorten(stderr)}\"";
+        // auditctl blames the kernel for any refused audit socket; in a container the cause is nearly always around it.
+        var hint = AuditSocketDiagnosis.IsSocketRefusal(stderr)
+            ? " " + AuditSocketDiagnosis.Explain(HostCommandRunner.InInitialPidNamespace())
+            : string.Empty;
         return new HostCommandException(
-            $"'{result.CommandLine}' failed with exit code {result.ExitCode} ({quoted}).",
+            $"'{result.CommandLine}' failed with exit code {result.ExitCode} ({quoted}).{hint}",
             result.CommandLine,
             result.ExitCode,
             result.StandardError,

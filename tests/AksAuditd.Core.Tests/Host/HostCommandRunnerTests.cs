@@ -34,6 +34,35 @@ public sealed class HostCommandRunnerTests
     }
 
     [Fact]
+    public void AnAuditSocketRefusalNamesTheLikelyCausesInsteadOfOnlyTheKernel()
+    {
+        // auditctl 3.0.9's stderr, recorded in the main container under podman's default seccomp profile without
+        // CAP_AUDIT_WRITE (issue 11), replayed by a real process that exits as auditctl did.
+        var runner = new HostCommandRunner("/", HostAccessMode.Direct);
+        var recorded = "echo 'Error - audit support not in kernel' >&2; echo 'Cannot open netlink audit socket' >&2; exit 1";
+
+        var e = Assert.Throws<HostCommandException>(() => runner.Run(new HostCommand("sh", "-c", recorded)));
+
+        Assert.Contains("audit support not in kernel", e.Message);
+        Assert.Contains("seccomp profile", e.Message);
+        Assert.Contains("AUDIT_WRITE", e.Message);
+        Assert.Contains("AUDIT_CONTROL", e.Message);
+        // This test runs in the machine's own PID namespace, so hostPID is not among the causes here...
+        Assert.True(HostCommandRunner.InInitialPidNamespace());
+        Assert.DoesNotContain("hostPID", e.Message);
+        // ...and is for a process outside it.
+        Assert.Contains("hostPID: true", AuditSocketDiagnosis.Explain(inInitialPidNamespace: false));
+    }
+
+    [Fact]
+    public void AnyOtherFailureGetsNoAuditSocketHint()
+    {
+        var runner = new HostCommandRunner("/", HostAccessMode.Direct);
+        var e = Assert.Throws<HostCommandException>(() => runner.Run(new HostCommand("sh", "-c", "echo 'Error sending add rule data request' >&2; exit 1")));
+        Assert.DoesNotContain("seccomp", e.Message);
+    }
+
+    [Fact]
     public void AFailureNamesTheCommandAndQuotesStderr()
     {
         var runner = new HostCommandRunner("/", HostAccessMode.Direct);

@@ -160,7 +160,7 @@ public sealed class BadInputTests
     private static void ConfigMap(SyncTestDirectory d, params (string Key, string Text)[] items)
     {
         Directory.Delete(d.Source, recursive: true);
-        new ConfigMapLayout(d.Source).Update(items.ToDictionary(i => i.Key, i => i.Text));
+        new ConfigMapVolumeWriter(d.Source).Update(items.ToDictionary(i => i.Key, i => i.Text));
     }
 
     private static void RepointData(SyncTestDirectory d, string target)

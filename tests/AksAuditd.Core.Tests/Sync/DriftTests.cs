@@ -63,7 +63,7 @@ public sealed class DriftTests
     public void ConfigMapVolumeIsReadThroughItsDataLinkAndItsHiddenEntriesAreNotFiles()
     {
         using var dir = new SyncTestDirectory();
-        var configMap = new ConfigMapLayout(dir.Source);
+        var configMap = new ConfigMapVolumeWriter(dir.Source);
         var first = configMap.Update(new Dictionary<string, string> { ["10-base.rules"] = "-D\n", ["20-watch.rules"] = "-w /etc/passwd -p wa\n" });
 
         var report = Service.GetDrift(SyncKind.Rules, dir.Source, dir.Target, dir.State, SyncMode.Managed);
@@ -88,7 +88,7 @@ public sealed class DriftTests
     public void ReadsThatRaceAKubeletUpdateSeeOneWholeVersion()
     {
         using var dir = new SyncTestDirectory();
-        var configMap = new ConfigMapLayout(dir.Source);
+        var configMap = new ConfigMapVolumeWriter(dir.Source);
         static Dictionary<string, string> Version(int v) =>
             Enumerable.Range(0, 20).ToDictionary(i => $"{i:D2}-rule.rules", i => $"# version {v}\n-w /etc/file{i} -p wa -k v{v}\n");
         configMap.Update(Version(0));

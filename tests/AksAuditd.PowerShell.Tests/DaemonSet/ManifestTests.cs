@@ -105,8 +105,10 @@ public sealed class ManifestTests
 
         var capabilities = MainContainer.SecurityContext.Capabilities;
         Assert.Equal(new[] { "ALL" }, capabilities.Drop);
-        Assert.Equal(new[] { "AUDIT_CONTROL", "SYS_CHROOT" }, capabilities.Add.Order());
-        Assert.True(HasComment("add: [\"AUDIT_CONTROL\", \"SYS_CHROOT\"]"));
+        Assert.Equal(new[] { "AUDIT_CONTROL", "AUDIT_WRITE", "SYS_CHROOT" }, capabilities.Add.Order());
+        Assert.True(HasComment("add: [\"AUDIT_CONTROL\", \"AUDIT_WRITE\", \"SYS_CHROOT\"]"));
+        // Why AUDIT_WRITE: the containers/common seccomp profile refuses the audit socket without it.
+        Assert.Contains("# AUDIT_WRITE: open the audit netlink socket", File.ReadAllText(RepositoryPaths.InKubernetes("daemonset.yaml")));
     }
 
     [Fact]
