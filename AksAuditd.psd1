@@ -18,6 +18,7 @@
         'Get-AuditRuleDrift'
         'Sync-AuditRules'
         'Sync-AuditPlugins'
+        'Sync-AuditNode'
         'Install-Auditd'
         'Restart-Auditd'
         'Get-AuditdStatus'

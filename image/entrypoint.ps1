@@ -2,14 +2,14 @@
 .SYNOPSIS
     The AksAuditd container entrypoint: keeps the node's auditd rules and plugins in step with the ConfigMaps.
 .DESCRIPTION
-    Loop mode (the DaemonSet's main container): every PollInterval, Sync-AuditRules and Sync-AuditPlugins;
-    when either changed the node, Restart-Auditd -Mode Auto (also on the first pass, which verifies the node,
-    and again after a restart that failed). Every five minutes Get-AuditdStatus logs the kernel's counters.
-    A failing iteration is logged with its cause and retried after a bounded backoff; the loop never exits on
-    its own. A ConfigMap update (the kubelet swapping ..data) starts the next pass early. SIGTERM ends the loop
-    between two steps, exit 0. The configuration is read again when its file changes.
-    -Init (the init container): Install-Auditd, the first sync, Restart-Auditd -Mode Auto, then exit; only a
-    failed installation fails it.
+    Loop mode (the DaemonSet's main container): every PollInterval, one Sync-AuditNode pass (rules, plugins,
+    Restart-Auditd -Mode Auto when the node's state directory says a change is not loaded yet or a restart
+    failed, and every five minutes the kernel's counters). The first pass also verifies the node (-Verify).
+    A failing pass is logged with its cause and retried after a bounded backoff; the loop never exits on its
+    own. A ConfigMap update (the kubelet swapping ..data) starts the next pass early. SIGTERM ends the loop
+    between two passes, exit 0. The configuration is read again when its file changes.
+    -Init (the init container): Install-Auditd, then one verifying pass, then exit; only a failed
+    installation fails it.
 
     Every line on stdout is one JSON object (time, level, msg, fields) for Container Insights. The decisions
     are the cmdlets'; this script only schedules them, logs what they did and keeps the heartbeat fresh.
@@ -199,66 +199,33 @@ function Test-LogLevel {
 }
 
 function Sync-Node {
-    # One pass: rules, then plugins, then Restart-Auditd -Mode Auto when either changed the node (or an earlier
-    # restart has not succeeded yet). Returns $true when every step succeeded.
-    param($Configuration)
-    $failed = $false
-    $common = @{ StatePath = $Configuration.HostStateDirectory; Mode = "$($Configuration.SyncMode)"; PassThru = $true }
-    foreach ($step in @(
-            @{ Command = 'Sync-AuditRules'; Source = $Configuration.RulesSource; Target = $Configuration.HostRulesDirectory }
-            @{ Command = 'Sync-AuditPlugins'; Source = $Configuration.PluginsSource; Target = $Configuration.HostPluginsDirectory })) {
-        if ($stopping.IsSet) { return $false }
-        $run = Invoke-Step $step.Command ($common + @{ SourcePath = $step.Source; TargetPath = $step.Target })
-        $failed = $failed -or $run.Failed
-        foreach ($result in $run.Output) {
-            if ($result.Changed) {
-                # The sync logs what it changed ("Synced rules: 1 added, ..."), with the files and the backup.
-                if (-not $NoRestart) { $script:restartPending = $true }
-            }
-            elseif (Test-LogLevel $Configuration 'Debug', 'Trace') {
-                Write-Log "$($step.Command): no drift" -Level debug -Field @{ command = $step.Command; target = $step.Target; durationMs = [int]$result.Duration.TotalMilliseconds }
-            }
-        }
+    # One pass, all of it in Sync-AuditNode: rules, plugins, Restart-Auditd -Mode Auto when the node's state
+    # directory says something is not loaded yet, and now and then the status check. Each of its steps runs
+    # whatever the one before did; this only schedules the status check. Returns $true when the pass succeeded.
+    param($Configuration, [switch] $Verify)
+    $parameters = @{ Verify = $Verify.IsPresent }
+    if ($NoRestart) {
+        $parameters.NoRestart = $true
     }
-
-    if ($script:restartPending -and -not $stopping.IsSet) {
-        $run = Invoke-Step 'Restart-Auditd' @{ HostRoot = $Configuration.HostRoot; StatePath = $Configuration.HostStateDirectory; Mode = 'Auto' }
-        $failed = $failed -or $run.Failed
-        foreach ($result in $run.Output) {
-            $field = @{
-                command = 'Restart-Auditd'; method = "$($result.Method)"; succeeded = [bool]$result.Succeeded
-                rebootRequired = [bool]$result.RebootRequired; rolledBack = [bool]$result.RolledBack
-                loadedRuleCount = $result.LoadedRuleCount
-            }
-            if ($result.Succeeded) {
-                Write-Log "Restart-Auditd: $($result.Message)" -Field $field
-                $script:restartPending = $false
-            }
-            elseif ($result.RebootRequired) {
-                # -e 2 on the node: nothing loads until it reboots, and retrying changes nothing. Said once, not failed.
-                Write-Log "Restart-Auditd: $($result.Message)" -Level warn -Field $field
-                $script:restartPending = $false
-            }
-            else {
-                Write-Log "Restart-Auditd: $($result.Message)" -Level error -Field $field
-                $failed = $true
-            }
-        }
-    }
-
-    if (-not $NoRestart -and -not $stopping.IsSet -and [DateTime]::UtcNow -ge $script:nextStatusCheck) {
-        # The kernel's counters, now and then: Get-AuditdStatus warns when lost events grow or the backlog fills.
+    elseif ([DateTime]::UtcNow -ge $script:nextStatusCheck) {
+        # The kernel's counters, now and then: Sync-AuditNode warns when lost events grow or the backlog fills.
         $script:nextStatusCheck = [DateTime]::UtcNow + $StatusInterval
-        $run = Invoke-Step 'Get-AuditdStatus' @{ HostRoot = $Configuration.HostRoot }
-        foreach ($status in $run.Output) {
-            Write-Log 'auditd status' -Field @{
-                command = 'Get-AuditdStatus'; running = [bool]$status.Running; enabled = "$($status.Enabled)"; lost = $status.Lost
-                backlog = $status.Backlog; backlogLimit = $status.BacklogLimit; loadedRuleCount = $status.LoadedRuleCount
+    }
+    else {
+        $parameters.SkipStatus = $true
+    }
+
+    $run = Invoke-Step 'Sync-AuditNode' $parameters
+    $pass = $run.Output | Select-Object -First 1
+    if ($pass -and (Test-LogLevel $Configuration 'Debug', 'Trace')) {
+        foreach ($sync in $pass.Rules, $pass.Plugins) {
+            if ($sync -and -not $sync.Changed) {
+                Write-Log "$($sync.Kind): no drift" -Level debug -Field @{ command = 'Sync-AuditNode'; target = $sync.TargetPath; durationMs = [int]$sync.Duration.TotalMilliseconds }
             }
         }
     }
 
-    return -not $failed
+    return [bool]($pass -and $pass.Succeeded -and -not $run.Failed)
 }
 
 # Startup: a configuration that cannot load is the one error that stops the container (exit 1, one line).
@@ -283,6 +250,9 @@ Write-Log 'aks-auditd starting' -Field @{
 
 if ($Init) {
     # Without auditd on the node there is nothing to keep in step: the only failure that fails the init container.
+    # SIGTERM during the install does not stop it: the handler above only sets $stopping, so apt-get and dpkg run
+    # to their end (a dpkg killed halfway leaves the node's packages half-configured, and apt refusing to work
+    # until someone runs dpkg --configure -a). The pod's terminationGracePeriodSeconds leaves room for that.
     try {
         $install = Invoke-Step 'Install-Auditd' @{ HostRoot = $configuration.HostRoot }
         if ($install.Failed) { throw 'Install-Auditd reported errors (logged above)' }
@@ -291,12 +261,15 @@ if ($Init) {
         Write-Log "Cannot install auditd on the node: $(Get-ErrorMessage $_)" -Level fatal -Field (Get-ErrorField $_ 'Install-Auditd')
         exit 1
     }
+    if ($stopping.IsSet) {
+        Write-Log 'Stopping after the install, as asked; the loop does the first pass' -Field @{ reason = 'signal' }
+        exit 0
+    }
     # A refused rule set is not fatal here: the loop keeps retrying and picks up a corrected ConfigMap.
-    $script:restartPending = -not $NoRestart
     $StatusInterval = [TimeSpan]::MaxValue
     $script:nextStatusCheck = [DateTime]::MaxValue
     try {
-        if (-not (Sync-Node $configuration)) { Write-Log 'First sync incomplete; the loop will retry' -Level warn }
+        if (-not (Sync-Node $configuration -Verify)) { Write-Log 'First sync incomplete; the loop will retry' -Level warn }
     }
     catch {
         Write-Log "First sync failed; the loop will retry: $(Get-ErrorMessage $_)" -Level error -Field (Get-ErrorField $_ $null)
@@ -305,8 +278,8 @@ if ($Init) {
     exit 0
 }
 
-# The first pass also verifies the node (Restart-Auditd -Mode Auto applies what an earlier run left pending).
-$script:restartPending = -not $NoRestart
+# The first pass also verifies the node: Restart-Auditd -Mode Auto starts a stopped auditd and checks the kernel.
+$verify = $true
 $StatusInterval = [TimeSpan]::FromMinutes(5)
 $script:nextStatusCheck = [DateTime]::UtcNow
 $failures = 0
@@ -323,7 +296,8 @@ while (-not $stopping.IsSet) {
             $script:configurationStamp = $stampNow
             Write-Log "Invalid configuration; keeping the previous one: $(Get-ErrorMessage $_)" -Level error -Field (Get-ErrorField $_ 'Get-AksAuditdConfiguration')
         }
-        $succeeded = Sync-Node $configuration
+        $succeeded = Sync-Node $configuration -Verify:$verify
+        $verify = $false
     }
     catch {
         Write-Log "Iteration failed: $(Get-ErrorMessage $_)" -Level error -Field (Get-ErrorField $_ $null)

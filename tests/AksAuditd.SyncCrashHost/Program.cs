@@ -7,6 +7,9 @@ using AksAuditd.Core.Sync;
 // into the target and kill -9 this very process just before its killAt-th change to the disk (or in the middle
 // of it, for a file write), so every kill lands inside the sync however slow the machine is. A sync that ends
 // first prints "done <changes>". Arguments: <target> <state> <Managed|Mirror>
+// Or "restore <generation directory> <n>": restore that backup generation into the target and kill -9 this
+// process just before its n-th rename into the target (the restore's own backup generation is then on disk,
+// unfinished, and the target half put back).
 if (args.Length != 3)
 {
     Console.Error.WriteLine("usage: AksAuditd.SyncCrashHost <target> <state> <Managed|Mirror>");
@@ -41,6 +44,14 @@ if (string.IsNullOrEmpty(line))
 }
 
 var parts = line.Split(' ');
+if (parts[0] == "restore")
+{
+    var killing = new KillingFileSystem(LinuxNodeFileSystem.Instance, int.MaxValue) { KillAtRenameInto = (args[0], int.Parse(parts[2])) };
+    new BackupStore(args[1], killing).Restore(BackupStore.Load(parts[1]), args[0]);
+    Console.Out.WriteLine($"done {killing.Changes}");
+    return 0;
+}
+
 var fileSystem = new KillingFileSystem(LinuxNodeFileSystem.Instance, int.Parse(parts[1]));
 var service = new SyncService(new AcceptAll(), fileSystem: fileSystem);
 service.Sync(new SyncRequest { Kind = SyncKind.Rules, SourcePath = parts[0], TargetPath = args[0], StatePath = args[1], Mode = Enum.Parse<SyncMode>(args[2]) });
@@ -66,6 +77,11 @@ internal sealed class KillingFileSystem : INodeFileSystem
     }
 
     public int Changes { get; private set; }
+
+    /// <summary>Also dies just before the n-th rename whose destination is in this directory.</summary>
+    public (string Directory, int Rename)? KillAtRenameInto { get; init; }
+
+    private int _renamesInto;
 
     public FileIdentity Stat(string path, bool followSymlinks = true) => _inner.Stat(path, followSymlinks);
 
@@ -95,7 +111,15 @@ internal sealed class KillingFileSystem : INodeFileSystem
         _inner.WriteNew(path, contents, mode, uid, gid);
     }
 
-    public void Rename(string source, string destination) => Change(() => _inner.Rename(source, destination));
+    public void Rename(string source, string destination)
+    {
+        if (KillAtRenameInto is { } at && Path.GetDirectoryName(destination) == at.Directory && ++_renamesInto == at.Rename)
+        {
+            Die();
+        }
+
+        Change(() => _inner.Rename(source, destination));
+    }
 
     public void Delete(string path) => Change(() => _inner.Delete(path));
 

@@ -277,9 +277,15 @@ Describe 'The entrypoint from the image layout' {
             Should -Not -BeNullOrEmpty
         $Run.Process.HasExited | Should -BeFalse
 
+        # Only the rules step fails: a plugins change still reaches the node while the rules mount is away.
+        $plugins = [ordered]@{} + (Read-ConfigMapData (Join-Path $RepoRoot 'kubernetes/audisp-plugins.yaml'))
+        $plugins['zz-isolated.conf'] = "active = no`ndirection = out`npath = /sbin/audisp-syslog`ntype = always`nformat = string`n"
+        Write-ConfigMapVolume $Sandbox.PluginsVolume $plugins
+        Wait-Until { Test-Path -LiteralPath (Join-Path $Sandbox.PluginsDirectory 'zz-isolated.conf') } -Timeout ([TimeSpan]::FromSeconds(30)) | Should -Not -BeNullOrEmpty
+
         $log = @(Get-EntrypointLog $Run)
-        $failure = @($log | Where-Object { $_.level -eq 'error' -and $_.msg -like 'Iteration failed:*' })[0]
-        $failure.errorId | Should -Match '^SourceMissing'
+        $failure = @($log | Where-Object { $_.level -eq 'error' -and $_.errorId -like 'SourceMissing*' })[0]
+        $failure.command | Should -Be 'Sync-AuditNode'
         $failure.msg | Should -Match ([regex]::Escape($Sandbox.RulesVolume))
         $retries = @($log | Where-Object msg -eq 'Retrying after a failed iteration')
         $retries.retryInSeconds | Should -Be @(2, 4, 8)[0..($retries.Count - 1)] -Because 'the pause doubles from one poll interval'

@@ -59,6 +59,12 @@ public sealed class AksAuditdConfiguration
     public bool AllowPanic { get; init; }
 
     /// <summary>The file that was read, or would have been read had it existed.</summary>
+    /// <summary>
+    /// A folder of .deb or .rpm files Install-Auditd installs from, without the distribution's mirrors (egress that
+    /// blocks them); null installs from the mirrors. A path in this process's view, like the sources.
+    /// </summary>
+    public string? PackagePath { get; init; }
+
     public required string ConfigFile { get; init; }
 
     public required bool ConfigFileFound { get; init; }

@@ -30,6 +30,7 @@ public sealed class ConfigurationLoader
         new("SyncMode", "AA_SYNC_MODE", "syncMode", "managed"),
         new("AllowEmptySource", "AA_ALLOW_EMPTY_SOURCE", "allowEmptySource", "false"),
         new("AllowedPluginPaths", "AA_ALLOWED_PLUGIN_PATHS", "allowedPluginPaths", string.Empty),
+        new("PackagePath", "AA_PACKAGE_PATH", "packagePath", string.Empty),
         new("AllowImmutable", "AA_ALLOW_IMMUTABLE", "allowImmutable", "false"),
         new("AllowPanic", "AA_ALLOW_PANIC", "allowPanic", "false"),
     };
@@ -105,6 +106,7 @@ public sealed class ConfigurationLoader
             AllowedPluginPaths = ParsePluginAllowList(raw["AllowedPluginPaths"], warnings),
             AllowImmutable = ParseBoolean("AllowImmutable", raw["AllowImmutable"]),
             AllowPanic = ParseBoolean("AllowPanic", raw["AllowPanic"]),
+            PackagePath = raw["PackagePath"].Value.Trim().Length == 0 ? null : ParseAbsolutePath("PackagePath", raw["PackagePath"]),
             ConfigFile = configFile,
             ConfigFileFound = found,
             Source = raw.ToDictionary(p => p.Key, p => p.Value.Source, StringComparer.Ordinal),

@@ -19,7 +19,10 @@ public sealed record InstallResult(
 
 /// <summary>
 /// Installs auditd and its plugins with the node's package manager, then enables and starts the service.
-/// Idempotent: when dpkg-query or rpm says the packages are installed, no package manager runs.
+/// Idempotent: when dpkg-query or rpm says the packages are installed, no package manager runs. On Debian and
+/// Ubuntu an install that dpkg reports as interrupted (a killed apt or dpkg) is finished first with
+/// <c>dpkg --configure -a</c>, which apt would otherwise demand before doing anything. With
+/// <see cref="PackagePath"/> the packages come from a folder of .deb or .rpm files, and no mirror is contacted.
 /// </summary>
 public sealed class AuditdInstaller
 {
@@ -52,6 +55,14 @@ public sealed class AuditdInstaller
     public static readonly TimeSpan DefaultAptLockTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// A folder (in this process's view) of .deb files (Debian, Ubuntu) or .rpm files (the others) holding auditd,
+    /// its plugins and whatever of their dependencies the node lacks; null installs from the distribution's mirrors.
+    /// The files are copied into the node's /tmp for the install (the package manager runs in the node's root) and
+    /// removed afterwards.
+    /// </summary>
+    public string? PackagePath { get; init; }
+
+    /// <summary>
     /// Installs what is missing. <paramref name="approve"/> is asked with the exact command line right before each
     /// change and may say no (-WhatIf, -Confirm); probes that only read the node always run.
     /// </summary>
@@ -63,6 +74,13 @@ public sealed class AuditdInstaller
         var distribution = NodeDistribution.Detect(_runner.HostRoot);
         var service = new AuditdService(distribution.Family, AuditdService.DetectInit(_runner.HostRoot), _runner.Mode);
         var executed = new List<string>();
+        if (distribution.Family == DistributionFamily.Debian && DpkgInterrupted() is { } interruption)
+        {
+            // apt refuses to work until this is done ("dpkg was interrupted, you must manually run 'dpkg --configure -a'").
+            _log.Warn("dpkg reports an interrupted install; finishing it first", new LogField("detail", interruption));
+            Change(FinishInterruptedInstall(), approve, executed, retryOnLock: true);
+        }
+
         var installed = PackagesInstalled(distribution);
         _log.Debug(
             installed ? "auditd packages are installed" : "auditd packages are missing",
@@ -73,14 +91,9 @@ public sealed class AuditdInstaller
         var installedNow = false;
         if (!installed)
         {
-            installedNow = true;
-            foreach (var command in InstallCommands(distribution, AptLockTimeout))
-            {
-                if (!Change(command, approve, executed, retryOnLock: distribution.Family == DistributionFamily.Debian))
-                {
-                    installedNow = false;
-                }
-            }
+            installedNow = PackagePath is null
+                ? InstallFromMirrors(distribution, approve, executed)
+                : InstallFromFolder(distribution, PackagePath, approve, executed);
         }
 
         // Under -WhatIf the packages were not installed, so service probes would only describe their absence;
@@ -101,6 +114,120 @@ public sealed class AuditdInstaller
             Commands = executed,
             HostRoot = _runner.HostRoot,
         };
+    }
+
+    private bool InstallFromMirrors(NodeDistribution distribution, Func<string, bool> approve, List<string> executed)
+    {
+        var done = true;
+        foreach (var command in InstallCommands(distribution, AptLockTimeout))
+        {
+            done &= Change(command, approve, executed, retryOnLock: distribution.Family == DistributionFamily.Debian);
+        }
+
+        return done;
+    }
+
+    private bool InstallFromFolder(NodeDistribution distribution, string folder, Func<string, bool> approve, List<string> executed)
+    {
+        var suffix = distribution.Family == DistributionFamily.Debian ? ".deb" : ".rpm";
+        if (!Directory.Exists(folder))
+        {
+            throw new PackageFolderException(folder, $"The package folder {folder} (packagePath, AA_PACKAGE_PATH, -PackagePath) does not exist.");
+        }
+
+        var files = Directory.EnumerateFiles(folder, "*" + suffix).Order(StringComparer.Ordinal).ToList();
+        if (files.Count == 0)
+        {
+            throw new PackageFolderException(folder, $"The package folder {folder} holds no {suffix} file; {distribution.Name} installs auditd from {suffix} files.");
+        }
+
+        // The package manager runs in the node's root, so the files go where it can see them.
+        var staging = "/tmp/aks-auditd-packages-" + Guid.NewGuid().ToString("N")[..12];
+        var staged = files.ToDictionary(f => f, StagedName, StringComparer.Ordinal);
+        var command = OfflineInstallCommand(distribution, files.Select(f => staging + "/" + staged[f]).ToList(), AptLockTimeout);
+        var line = _runner.Render(command);
+        if (!approve(line))
+        {
+            return false;
+        }
+
+        var stagingOnHost = Configuration.HostPath.Join(_runner.HostRoot, staging);
+        Directory.CreateDirectory(stagingOnHost);
+        try
+        {
+            foreach (var file in files)
+            {
+                File.Copy(file, Path.Combine(stagingOnHost, staged[file]));
+            }
+
+            return Change(command, _ => true, executed, retryOnLock: distribution.Family == DistributionFamily.Debian);
+        }
+        finally
+        {
+            Directory.Delete(stagingOnHost, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The name a package file gets in the node's /tmp. apt-get download names files as the archive does, with the
+    /// epoch's colon escaped (auditd_1%3a3.0.9-1_amd64.deb), and apt 2.6 refuses such a path ("Pathname to install
+    /// is not absolute"); the name means nothing to apt, which reads the package's own control data.
+    /// </summary>
+    private static string StagedName(string file) => System.Text.RegularExpressions.Regex.Replace(Path.GetFileName(file), "%[0-9A-Fa-f]{2}", "_");
+
+    /// <summary>
+    /// Installs exactly the given package files, with no mirror: apt-get with no sources
+    /// (dependencies must be among the files or already installed), or <c>rpm -U</c>, which resolves nothing and installs the files.
+    /// </summary>
+    public static HostCommand OfflineInstallCommand(NodeDistribution distribution, IReadOnlyList<string> files, TimeSpan? aptLockTimeout = null)
+    {
+        if (distribution.Family == DistributionFamily.Debian)
+        {
+            var lockTimeout = "DPkg::Lock::Timeout=" + (long)(aptLockTimeout ?? DefaultAptLockTimeout).TotalSeconds;
+            // No sources: apt then knows only the installed packages and these files. With its lists it would take
+            // the same version from the mirror instead of the file, and fail offline.
+            return new HostCommand("apt-get", new[]
+            {
+                "-q", "-y", "-o", lockTimeout, "-o", "Dir::Etc::SourceList=/dev/null", "-o", "Dir::Etc::SourceParts=/dev/null",
+                "--no-install-recommends", "install",
+            }.Concat(files).ToArray())
+            {
+                Environment = new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" },
+                Timeout = TimeSpan.FromMinutes(15),
+            };
+        }
+
+        return new HostCommand("rpm", new[] { "-U", "--replacepkgs" }.Concat(files).ToArray()) { Timeout = TimeSpan.FromMinutes(15) };
+    }
+
+    /// <summary>Finishes what a killed dpkg left half-installed or half-configured.</summary>
+    public static HostCommand FinishInterruptedInstall() => new("dpkg", "--configure", "-a")
+    {
+        Environment = new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" },
+        Timeout = TimeSpan.FromMinutes(15),
+    };
+
+    /// <summary>
+    /// What dpkg says is unfinished, or null: a journal in /var/lib/dpkg/updates (apt's own test for "dpkg was
+    /// interrupted"), or a package <c>dpkg --audit</c> names as half-installed or half-configured.
+    /// </summary>
+    private string? DpkgInterrupted()
+    {
+        var updates = Configuration.HostPath.Join(_runner.HostRoot, "/var/lib/dpkg/updates");
+        if (Directory.Exists(updates) && Directory.EnumerateFileSystemEntries(updates).Any())
+        {
+            return "/var/lib/dpkg/updates holds a journal of an unfinished dpkg run";
+        }
+
+        try
+        {
+            var audit = _runner.Run(new HostCommand("dpkg", "--audit") { AcceptedExitCodes = new[] { 1 } }).StandardOutput.Trim();
+            return audit.Length == 0 ? null : HostCommandException.Shorten(audit);
+        }
+        catch (HostCommandException e) when (e.ExitCode is null or 126 or 127)
+        {
+            return null; // no dpkg on the node: nothing for it to finish
+        }
     }
 
     /// <summary>The package manager commands for a distribution, in order.</summary>
@@ -255,4 +382,16 @@ public sealed class PackageLockHeldException : Exception
 
     private static int? HolderPidIn(string stderr) =>
         System.Text.RegularExpressions.Regex.Match(stderr, @"held by process (\d+)") is { Success: true } m ? int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
+}
+
+/// <summary>The folder given for an offline install is missing or holds no package of the node's kind.</summary>
+public sealed class PackageFolderException : Exception
+{
+    public PackageFolderException(string folder, string message)
+        : base(message)
+    {
+        Folder = folder;
+    }
+
+    public string Folder { get; }
 }

@@ -250,6 +250,12 @@ public sealed partial class AuditdRestarter
         };
     }
 
+    /// <summary>
+    /// The changes the kernel or auditd does not enforce yet: the newest finished backup generation of each kind,
+    /// when it is newer than the one applied last. Read from the state directory, so it survives the process.
+    /// </summary>
+    public IReadOnlyList<BackupGeneration> PendingChanges() => Pending();
+
     /// <summary>The newest finished generation of each kind, when it is newer than the one already applied.</summary>
     private IReadOnlyList<BackupGeneration> Pending() =>
         new[] { RulesKind, PluginsKind }

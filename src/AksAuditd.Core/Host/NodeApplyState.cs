@@ -5,7 +5,8 @@ namespace AksAuditd.Core.Host;
 /// <summary>
 /// Which sync backup generations Restart-Auditd has already made the kernel enforce (<c>&lt;state&gt;/node/applied-&lt;kind&gt;</c>,
 /// holding a <see cref="BackupGeneration.Id"/>), so Auto reloads once per change instead of on every poll; and
-/// the boot for which immutable mode was already reported.
+/// the boot for which immutable mode was already reported; and whether a restart is still owed (one that ran
+/// and did not succeed), so the next pass tries again even when no generation is pending.
 /// </summary>
 public sealed class NodeApplyState
 {
@@ -36,6 +37,26 @@ public sealed class NodeApplyState
 
         Write("reboot-required", bootId);
         return true;
+    }
+
+    /// <summary>Why the last restart failed, when it did and none succeeded since; null when no restart is owed.</summary>
+    public string? RestartOwed()
+    {
+        var path = Path.Combine(_directory, "restart-owed");
+        return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
+    }
+
+    /// <summary>Records that a restart is owed (with why), or with null that none is.</summary>
+    public void SetRestartOwed(string? reason)
+    {
+        if (reason is not null)
+        {
+            Write("restart-owed", reason.ReplaceLineEndings(" "));
+        }
+        else if (File.Exists(Path.Combine(_directory, "restart-owed")))
+        {
+            File.Delete(Path.Combine(_directory, "restart-owed"));
+        }
     }
 
     private void Write(string name, string value)

@@ -30,6 +30,10 @@ public sealed class BackupEntry
     public string? NewSha256 { get; init; }
 
     internal UnixFileMode UnixMode => (UnixFileMode)Convert.ToInt32(Mode, 8);
+
+    /// <summary>Octal digits only, at most 0777 once leading zeros are dropped.</summary>
+    internal static bool IsPlainMode(string mode) =>
+        mode.Length is > 0 and <= 5 && mode.All(c => c is >= '0' and <= '7') && Convert.ToInt32(mode, 8) <= 0x1FF;
 }
 
 /// <summary>
@@ -119,6 +123,33 @@ public sealed class BackupGeneration
 
     /// <summary>Where the saved bytes of <paramref name="name"/> are.</summary>
     public string SavedFile(string name) => System.IO.Path.Combine(Path, "files", name);
+
+    /// <summary>
+    /// Why this manifest must not drive a restore; null when it may. Every name must be a plain file name in the
+    /// target directory (a restore writes and deletes exactly there), and every mode plain permission bits: the
+    /// sync never writes a setuid, setgid or sticky file, so a manifest asking for one was not written by it.
+    /// </summary>
+    internal string? Unsafe()
+    {
+        foreach (var (list, entries) in new[] { ("replaced", Replaced), ("removed", Removed), ("added", Added) })
+        {
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var entry = entries[i];
+                if (entry.Name.Length == 0 || entry.Name is "." or ".." || entry.Name.Contains('/') || entry.Name.Contains('\0'))
+                {
+                    return $"{list}[{i}] has the \"name\" '{entry.Name}', which is not a plain file name in the directory (no '/', not '.' or '..').";
+                }
+
+                if (!BackupEntry.IsPlainMode(entry.Mode))
+                {
+                    return $"{list}[{i}] ({entry.Name}) has the \"mode\" '{entry.Mode}', which is not octal permission bits up to 0777 (no setuid, setgid or sticky bit).";
+                }
+            }
+        }
+
+        return null;
+    }
 
     internal bool Covers(string name) => Replaced.Concat(Removed).Concat(Added).Any(e => e.Name == name);
 

@@ -83,6 +83,12 @@ public sealed class BackupStore
     /// <exception cref="SyncException">The target is locked or missing, a saved file is damaged, or writing failed (nothing is changed then).</exception>
     public RestoreResult Restore(BackupGeneration generation, string targetDirectory, TimeSpan? lockTimeout = null)
     {
+        // The manifest decides which paths are written, deleted and with which mode: check it before anything.
+        if (generation.Unsafe() is { } problem)
+        {
+            throw new SyncException(SyncFailure.StateUnusable, generation.ManifestPath, $"The backup manifest {generation.ManifestPath} is refused, nothing was restored: {problem}");
+        }
+
         var kind = generation.Kind == SyncKind.Plugins.StateName() ? SyncKind.Plugins : SyncKind.Rules;
         using var targetLock = TargetLock.Acquire(targetDirectory, lockTimeout ?? TargetLock.DefaultTimeout, _fs);
         var writes = new List<NodeWrite>();
@@ -128,7 +134,11 @@ public sealed class BackupStore
         var kindDirectory = KindDirectory(kind.StateName());
         _fs.CreateDirectory(kindDirectory, PrivateDirectory);
         var latest = Latest(kind);
-        var extend = latest is { Completed: null } && latest.Target == targetDirectory && CanExtend(latest, targetDirectory);
+        // Only a change of the same kind carries on an unfinished generation: a sync never takes over a killed
+        // restore's, whose saved files are the rejected set the restore was undoing (a later rollback of the sync
+        // would then put that set back).
+        var extend = latest is { Completed: null } && latest.Target == targetDirectory && latest.Restores == cause.Restores
+            && latest.Unsafe() is null && CanExtend(latest, targetDirectory);
 
         var replaced = new List<BackupEntry>();
         var removed = new List<BackupEntry>();

@@ -12,11 +12,28 @@ public sealed class InstallAuditdCommand : AksAuditdCmdlet
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     public string? HostRoot { get; set; }
 
+    /// <summary>A folder of .deb or .rpm files to install from instead of the distribution's mirrors (default: the configured PackagePath).</summary>
+    [Parameter]
+    public string? PackagePath { get; set; }
+
     protected override void ProcessRecord()
     {
-        var root = ResolveHostRoot(HostRoot);
-        var runner = NodeRunner(root);
-        var result = RunOnNode(root, () => new AuditdInstaller(runner, Log).Install(line => ShouldProcess(root, line)));
+        var configuration = LoadConfiguration();
+        var root = ResolveHostRoot(HostRoot, configuration);
+        var packages = PackagePath is null ? configuration.PackagePath : SessionState.Path.GetUnresolvedProviderPathFromPSPath(PackagePath);
+        var runner = NodeRunner(root, packages is null ? null : $"; installing from the packages in {packages}");
+        var result = RunOnNode(root, () =>
+        {
+            try
+            {
+                return new AuditdInstaller(runner, Log) { PackagePath = packages }.Install(line => ShouldProcess(root, line));
+            }
+            catch (PackageFolderException e)
+            {
+                ThrowTerminatingError(new ErrorRecord(e, "PackageFolderUnusable", ErrorCategory.ObjectNotFound, e.Folder));
+                throw; // not reached: ThrowTerminatingError always throws
+            }
+        });
         WriteVerbose(result.AlreadyInstalled
             ? $"{string.Join(", ", result.Packages)} already installed on {result.Distribution}; no package manager ran"
             : $"{result.PackageManager} installs {string.Join(", ", result.Packages)} on {result.Distribution}");

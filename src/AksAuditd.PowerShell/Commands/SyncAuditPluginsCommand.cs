@@ -24,6 +24,9 @@ public sealed class SyncAuditPluginsCommand : SyncCommandBase
     /// The plugin's program is not checked on the node here (a sandbox or an init-less node root may not have it yet):
     /// Restart-Auditd verifies that auditd runs every active plugin, and names the one it does not.
     /// </remarks>
-    private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) =>
-        new PluginConfigValidator(PluginAllowList.From(AllowedPluginPath ?? configuration.AllowedPluginPaths));
+    private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) => Validator(configuration, AllowedPluginPath);
+
+    /// <summary>The plugin validator the plugins sync uses (Sync-AuditNode's too).</summary>
+    internal static IRuleFileValidator Validator(AksAuditdConfiguration configuration, string[]? allowedPluginPaths) =>
+        new PluginConfigValidator(PluginAllowList.From(allowedPluginPaths ?? configuration.AllowedPluginPaths));
 }

@@ -20,7 +20,10 @@ public sealed class SyncAuditRulesCommand : SyncCommandBase
     /// watch parents that must exist), so a set the kernel would reject never reaches rules.d. Without the mount
     /// (a sandbox, a CI checkout) those node-dependent checks are skipped.
     /// </remarks>
-    private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) =>
+    private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) => Validator(configuration);
+
+    /// <summary>The rules engine the rules sync uses (Sync-AuditNode's too).</summary>
+    internal static IRuleFileValidator Validator(AksAuditdConfiguration configuration) =>
         new RuleValidator(new RuleParserOptions
         {
             HostRoot = Directory.Exists(configuration.HostRoot) ? configuration.HostRoot : null,

@@ -25,6 +25,7 @@ public sealed class ConfigurationLoaderTests : IDisposable
         { "SyncMode", "Mirror", "mirror", "Mirror", "Mirror" },
         { "AllowEmptySource", "true", "yes", "True", "True" },
         { "AllowedPluginPaths", "/sbin/audisp-syslog,/usr/sbin/audisp-remote", "[/sbin/audisp-syslog]", "/sbin/audisp-syslog;/usr/sbin/audisp-remote", "/sbin/audisp-syslog" },
+        { "PackagePath", "/var/cache/auditd-debs", "/opt/packages/", "/var/cache/auditd-debs", "/opt/packages" },
         { "AllowImmutable", "true", "true", "True", "True" },
         { "AllowPanic", "1", "yes", "True", "True" },
     };
@@ -369,6 +370,7 @@ public sealed class ConfigurationLoaderTests : IDisposable
         "SyncMode" => c.SyncMode.ToString(),
         "AllowEmptySource" => c.AllowEmptySource.ToString(),
         "AllowedPluginPaths" => string.Join(";", c.AllowedPluginPaths),
+        "PackagePath" => c.PackagePath ?? string.Empty,
         "AllowImmutable" => c.AllowImmutable.ToString(),
         "AllowPanic" => c.AllowPanic.ToString(),
         _ => throw new ArgumentOutOfRangeException(nameof(setting), setting, "no reader for this setting"),

@@ -1,0 +1,144 @@
+using System.Management.Automation;
+using AksAuditd.Core.Configuration;
+using AksAuditd.Core.Host;
+using AksAuditd.Core.Sync;
+
+namespace AksAuditd.PowerShell.Commands;
+
+/// <summary>
+/// One whole reconcile pass: Sync-AuditRules, Sync-AuditPlugins, Restart-Auditd -Mode Auto when anything is
+/// pending, then Get-AuditdStatus. Each step runs whatever the one before did; the result carries each step's own object.
+/// </summary>
+[Cmdlet(VerbsData.Sync, "AuditNode", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType("AksAuditd.Core.Sync.NodeSyncResult")]
+public sealed class SyncAuditNodeCommand : AksAuditdCmdlet
+{
+    /// <summary>Where the node's / is mounted (default: the configured HostRoot, /node in the DaemonSet).</summary>
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    public string? HostRoot { get; set; }
+
+    [Parameter]
+    public string? RulesSourcePath { get; set; }
+
+    [Parameter]
+    public string? PluginsSourcePath { get; set; }
+
+    /// <summary>The node's state directory as this process reaches it (default: HostRoot joined with the configured StateDirectory).</summary>
+    [Parameter]
+    public string? StatePath { get; set; }
+
+    [Parameter]
+    [ValidateSet("Managed", "Mirror", IgnoreCase = true)]
+    public string? Mode { get; set; }
+
+    [Parameter]
+    public SwitchParameter AllowEmpty { get; set; }
+
+    /// <summary>Sync files only: never restart auditd, never read the kernel (a sandbox node without auditd).</summary>
+    [Parameter]
+    public SwitchParameter NoRestart { get; set; }
+
+    /// <summary>Skip the status check at the end of the pass.</summary>
+    [Parameter]
+    public SwitchParameter SkipStatus { get; set; }
+
+    /// <summary>Run Restart-Auditd -Mode Auto even when nothing is pending: it starts a stopped auditd and checks the kernel's rules.</summary>
+    [Parameter]
+    public SwitchParameter Verify { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var configuration = LoadConfiguration();
+        var root = ResolveHostRoot(HostRoot, configuration);
+        var state = StatePath is null ? HostPath.Join(root, configuration.StateDirectory) : Resolve(StatePath);
+        var rulesSource = RulesSourcePath is null ? configuration.RulesSource : Resolve(RulesSourcePath);
+        var pluginsSource = PluginsSourcePath is null ? configuration.PluginsSource : Resolve(PluginsSourcePath);
+        var rulesTarget = HostPath.Join(root, configuration.RulesDirectory);
+        var pluginsTarget = HostPath.Join(root, configuration.PluginsDirectory);
+        var mode = Mode is null ? configuration.SyncMode : Enum.Parse<SyncMode>(Mode, ignoreCase: true);
+        var allowEmpty = AllowEmpty.IsPresent || configuration.AllowEmptySource;
+
+        SyncRequest Sync(SyncKind kind, string source, string target) => new()
+        {
+            Kind = kind,
+            SourcePath = source,
+            TargetPath = target,
+            StatePath = state,
+            Mode = mode,
+            AllowEmpty = allowEmpty,
+            Confirm = plan => ShouldProcess(target, $"Sync {kind.StateName()} from {source} ({mode}): {plan.Summary}"),
+        };
+
+        var runner = HostCommandRunner.For(root, Log);
+        WriteVerbose($"One pass over the node at {root} ({runner.Mode}): rules {rulesSource} -> {rulesTarget}, plugins {pluginsSource} -> {pluginsTarget}, state {state}");
+        var request = new NodeSyncRequest
+        {
+            Rules = Sync(SyncKind.Rules, rulesSource, rulesTarget),
+            Plugins = Sync(SyncKind.Plugins, pluginsSource, pluginsTarget),
+            RulesValidator = SyncAuditRulesCommand.Validator(configuration),
+            PluginsValidator = SyncAuditPluginsCommand.Validator(configuration, null),
+            RulesSession = SyncSession.Shared(SyncKind.Rules, rulesSource, rulesTarget),
+            PluginsSession = SyncSession.Shared(SyncKind.Plugins, pluginsSource, pluginsTarget),
+            Restart = !NoRestart.IsPresent,
+            Status = !NoRestart.IsPresent && !SkipStatus.IsPresent,
+            Verify = Verify.IsPresent,
+            ApproveRestart = line => ShouldProcess(root, line),
+        };
+
+        var result = new NodeSyncService(runner, RuleCanon(root), Log).Run(request);
+        Report(result, root);
+        WriteObject(result);
+    }
+
+    /// <summary>Each step's problems as the step's own cmdlet reports them, so a log reader sees the same ids.</summary>
+    private void Report(NodeSyncResult result, string root)
+    {
+        foreach (var sync in new[] { result.Rules, result.Plugins }.OfType<SyncResult>())
+        {
+            SyncErrors.WriteDiagnostics(this, sync.Diagnostics);
+            WriteVerbose(sync.ToString());
+        }
+
+        foreach (var failure in result.Failures)
+        {
+            WriteError(failure.Error switch
+            {
+                SyncException e => new ErrorRecord(e, e.ErrorId, SyncErrors.Category(e.Failure), e.Path),
+                HostCommandException e => new ErrorRecord(e, e.TimedOut ? "HostCommandTimedOut" : "HostCommandFailed", ErrorCategory.InvalidResult, e.CommandLine),
+                UnsupportedDistributionException e => new ErrorRecord(e, "UnsupportedDistribution", ErrorCategory.NotImplemented, root),
+                FormatException e => new ErrorRecord(e, "UnreadableAuditStatus", ErrorCategory.InvalidData, root),
+                var e => new ErrorRecord(e, $"{failure.Step}StepFailed", ErrorCategory.NotSpecified, root),
+            });
+        }
+
+        if (result.Restart is { } restart)
+        {
+            if (restart.RebootRequired)
+            {
+                if (restart.RebootRequiredFirstReport)
+                {
+                    WriteWarning(restart.Message);
+                }
+            }
+            else if (restart.Rejection is { } rejection)
+            {
+                WriteError(rejection, "RuleRejected", ErrorCategory.InvalidData, rejection.File is null ? rejection.Rule : $"{rejection.File}:{rejection.Line}");
+            }
+            else if (!restart.Succeeded && !restart.Message.StartsWith("Not run:", StringComparison.Ordinal))
+            {
+                WriteError(new InvalidOperationException(restart.Message), "AuditdNotVerified", ErrorCategory.InvalidResult, root);
+            }
+        }
+
+        if (result.Status is { } status)
+        {
+            // The shared monitor remembers the previous reading, so the entrypoint loop hears about lost-event growth.
+            foreach (var warning in AuditdStatusMonitor.Shared.Observe(status))
+            {
+                WriteWarning(warning.Message);
+            }
+        }
+    }
+
+    private string Resolve(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+}
