@@ -22,6 +22,8 @@
         'Get-AuditdStatus'
         'Test-AuditRule'
         'Get-AuditRule'
+        'Start-AksAuditdReporter'
+        'Get-AuditFleetStatus'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -52,6 +52,12 @@ public sealed class AksAuditdConfiguration
     /// <summary>Plugin executables a plugins ConfigMap may name; empty means any absolute path.</summary>
     public required IReadOnlyList<string> AllowedPluginPaths { get; init; }
 
+    /// <summary>Where the loop serves /metrics, /healthz and /readyz (<c>:9877</c>: every address); null when off.</summary>
+    public string? MetricsAddress { get; init; } = ":9877";
+
+    /// <summary>Whether the loop writes its Node's conditions and Events to the Kubernetes API (the fleet-status component).</summary>
+    public bool NodeStatus { get; init; }
+
     /// <summary>The file that was read, or would have been read had it existed.</summary>
     public required string ConfigFile { get; init; }
 

@@ -46,7 +46,17 @@ public sealed partial class AuditdRestarter
     /// </summary>
     public RestartResult Restart(RestartMode mode, Func<string, bool> approve)
     {
-        var reader = new AuditdStatusReader(_runner, _log);
+        var result = RestartUnrecorded(mode, approve);
+        Recorder.Record(result);
+        return result;
+    }
+
+    /// <summary>Where every result and kernel reading is reported; the process-wide recorder by default.</summary>
+    public Health.NodeHealthRecorder Recorder { get; init; } = Health.NodeHealthRecorder.Shared;
+
+    private RestartResult RestartUnrecorded(RestartMode mode, Func<string, bool> approve)
+    {
+        var reader = new AuditdStatusReader(_runner, _log) { Recorder = Recorder };
         var before = reader.Read();
         if (before.Immutable)
         {
@@ -61,6 +71,8 @@ public sealed partial class AuditdRestarter
                 RebootRequired = true,
                 RebootRequiredFirstReport = first,
                 LoadedRuleCount = before.LoadedRuleCount,
+                // Reading the rules is allowed when immutable: it tells whether a reboot would change anything.
+                Drift = Drift(),
                 Message = "The kernel's audit configuration is immutable (enabled 2): new rules load only after the node reboots." +
                     (first ? string.Empty : " Already reported for this boot."),
                 HostRoot = _runner.HostRoot,
@@ -442,7 +454,7 @@ public sealed partial class AuditdRestarter
         return null;
     }
 
-    private IReadOnlyList<KernelRuleDrift> Drift() => new KernelDriftReader(_runner, _canon).Read(_rulesDirectory);
+    private IReadOnlyList<KernelRuleDrift> Drift() => new KernelDriftReader(_runner, _canon) { Recorder = Recorder }.Read(_rulesDirectory);
 
     private AuditdStatus WaitRunning(AuditdStatusReader reader)
     {
