@@ -208,11 +208,23 @@ function Start-Entrypoint {
         AA_PLUGINS_SOURCE = $Sandbox.PluginsVolume
         AA_HEARTBEAT_FILE = $Sandbox.Heartbeat
         AA_POLL_INTERVAL = '1s'
+        # Loopback and a free port, not the image's :9877: several sandboxes may run on one machine.
+        AA_METRICS_ADDRESS = "127.0.0.1:$(Get-FreeTcpPort)"
     }
     foreach ($entry in $Environment.GetEnumerator()) { $settings[$entry.Key] = $entry.Value }
     foreach ($entry in $settings.GetEnumerator()) { $start.Environment[$entry.Key] = [string]$entry.Value }
     $process = [System.Diagnostics.Process]::Start($start)
-    return [pscustomobject]@{ Process = $process; Out = $out; Err = $err; Started = [DateTime]::UtcNow }
+    $metrics = if ($settings.AA_METRICS_ADDRESS -match '^(?<host>[^:]*):(?<port>\d+)$') {
+        "http://$(if ($Matches.host) { $Matches.host } else { '127.0.0.1' }):$($Matches.port)"
+    }
+    return [pscustomobject]@{ Process = $process; Out = $out; Err = $err; Started = [DateTime]::UtcNow; MetricsUrl = $metrics }
+}
+
+function Get-FreeTcpPort {
+    # A port the kernel just handed out on loopback; free again once the listener closes.
+    $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    $listener.Start()
+    try { return $listener.LocalEndpoint.Port } finally { $listener.Stop() }
 }
 
 function Get-EntrypointLog {
