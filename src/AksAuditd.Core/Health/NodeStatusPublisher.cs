@@ -158,10 +158,17 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
         var failures = 0;
         while (!_stop.IsCancellationRequested)
         {
-            var delay = failures == 0 ? ResyncInterval : Backoff(failures);
             try
             {
-                await _wake.WaitAsync(delay, _stop.Token).ConfigureAwait(false);
+                if (failures == 0)
+                {
+                    await _wake.WaitAsync(ResyncInterval, _stop.Token).ConfigureAwait(false);
+                }
+                else
+                {
+                    // The backoff holds even when the recorder changes meanwhile: the next attempt sends the latest state.
+                    await Task.Delay(Backoff(failures), _stop.Token).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException)
             {
@@ -187,14 +194,10 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
             {
                 failures++;
                 Failures++;
-                var retry = Backoff(failures);
+                var retry = MinBackoff * Math.Pow(2, Math.Min(failures - 1, 16));
                 _log.Warn("Cannot write the node's audit status to the Kubernetes API; the sync loop is not affected, retrying",
                     new LogField("node", _nodeName), new LogField("status", StatusOf(e)), new LogField("reason", e.Message),
-                    new LogField("failures", failures), new LogField("retryInSeconds", (int)retry.TotalSeconds));
-                if (failures > 0)
-                {
-                    Wake();
-                }
+                    new LogField("failures", failures), new LogField("retryInSeconds", Math.Min(retry.TotalSeconds, MaxBackoff.TotalSeconds)));
             }
             finally
             {
@@ -217,7 +220,9 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
     {
         var snapshot = _recorder.Snapshot();
         var rendered = Render(snapshot);
+        // metav1.Time keeps whole seconds: send what the API server will store and give back.
         var now = _clock();
+        now = new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
         if (rendered == _published && now - _lastPublish < ResyncInterval)
         {
             return;
@@ -334,6 +339,8 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
         var name = $"{_nodeName}.{Hash(key)}{now.ToUnixTimeMilliseconds():x}";
         var body = new Eventsv1Event
         {
+            ApiVersion = "events.k8s.io/v1",
+            Kind = "Event",
             Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = EventNamespace },
             EventTime = now.UtcDateTime,
             ReportingController = ReportingController,
