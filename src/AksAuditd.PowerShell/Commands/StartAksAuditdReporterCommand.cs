@@ -8,7 +8,7 @@ namespace AksAuditd.PowerShell.Commands;
 /// is on, the Node conditions and Events. Everything it reports comes from what the other cmdlets' Core services
 /// record in this process, so it is started once and then only told that the loop is alive (Beat()).
 /// </summary>
-[Cmdlet(VerbsLifecycle.Start, "AksAuditdReporter")]
+[Cmdlet(VerbsLifecycle.Start, "AksAuditdReporter", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType("AksAuditd.Core.Health.NodeReporter")]
 public sealed class StartAksAuditdReporterCommand : AksAuditdCmdlet
 {
@@ -44,6 +44,12 @@ public sealed class StartAksAuditdReporterCommand : AksAuditdCmdlet
             ThrowTerminatingError(new ErrorRecord(
                 new InvalidOperationException("Node status is on but no node name is known: set NODE_NAME (the DaemonSet sets it from spec.nodeName) or pass -NodeName."),
                 "NodeNameMissing", ErrorCategory.InvalidArgument, nameof(NodeName)));
+        }
+
+        var what = $"metrics {(address ?? "off")}; node status {(statusOn ? $"on Node {node}" : "off")}";
+        if (!ShouldProcess(what, "Start reporting"))
+        {
+            return;
         }
 
         var version = MyInvocation.MyCommand.Module?.Version?.ToString() ?? typeof(NodeReporter).Assembly.GetName().Version?.ToString(3) ?? "unknown";
