@@ -76,8 +76,14 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
     /// <summary>Events not sent because the rate limit was spent.</summary>
     public int EventsDropped { get; private set; }
 
-    /// <summary>The Kubernetes client the agent uses in its pod: the service account token, refreshed from its file.</summary>
-    public static IKubernetes InClusterClient() => new Kubernetes(KubernetesClientConfiguration.InClusterConfig());
+    /// <summary>
+    /// The client the agent uses: $KUBECONFIG when set (the benchmark, a test), otherwise in a pod the service
+    /// account token, which the library reads again from its file as the kubelet rotates it.
+    /// </summary>
+    public static IKubernetes InClusterClient() => new Kubernetes(
+        string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KUBECONFIG"))
+            ? KubernetesClientConfiguration.InClusterConfig()
+            : KubernetesClientConfiguration.BuildConfigFromConfigFile(Environment.GetEnvironmentVariable("KUBECONFIG")));
 
     public void Changed(NodeHealthRecorder recorder, NodeHappening? happening)
     {
