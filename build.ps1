@@ -12,6 +12,11 @@
     demo          the README's main job: the entrypoint against a sandbox node
     image-layout  write the file tree the container image has, under out/image (or -ImageRoot); with
                   -ReadyToRun, compiled ahead of time as the image's build stage compiles it
+    generate      regenerate the tables generated from libaudit and the audit tools, from the installed
+                  auditd (libaudit, ausyscall, ausearch); needs a Debian host with auditd
+    clean         delete out/
+    Each task is declared below with the tasks it depends on (the model of InvokeBuild and psake): a task runs
+    after its dependencies, and each task runs at most once per invocation. `build.ps1 -ListTasks` prints them.
 .EXAMPLE
     dotnet pwsh ./build.ps1 test
 .EXAMPLE
@@ -20,7 +25,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'bench', 'package', 'demo', 'image-layout', 'clean')]
+    [ValidateSet('build', 'test', 'bench', 'package', 'demo', 'image-layout', 'generate', 'clean')]
     [string] $Task = 'build',
 
     [ValidateSet('Debug', 'Release')]
@@ -41,7 +46,10 @@ param(
     [string] $ImageRoot,
 
     # image-layout: compile PowerShell's engine and the module ahead of time, as the image does.
-    [switch] $ReadyToRun
+    [switch] $ReadyToRun,
+
+    # Prints each task, what it depends on and what it does, and runs nothing.
+    [switch] $ListTasks
 )
 
 $ErrorActionPreference = 'Stop'
@@ -104,7 +112,8 @@ function Merge-HelpFiles {
     [System.IO.File]::WriteAllText($Destination, $builder.ToString())
 }
 
-function Invoke-Build {
+function Build-StagedModule {
+    # Named Build-StagedModule, not Invoke-Build: that is the InvokeBuild tool's own command.
     $version = Get-ModuleVersion
     Invoke-Native dotnet @('build', (Join-Path $RepoRoot 'src/AksAuditd.PowerShell/AksAuditd.PowerShell.csproj'),
         '-c', $Configuration, '--nologo', '-v', 'q', '-clp:NoSummary')
@@ -174,7 +183,6 @@ function Read-TrxCounts {
 }
 
 function Invoke-Test {
-    Invoke-Build
     $results = Join-Path $OutDir 'TestResults'
     if (Test-Path $results) { Remove-Item -Recurse -Force $results }
     $passed = 0; $failed = 0; $skipped = 0; $broken = @()
@@ -237,14 +245,12 @@ Import-Module '$pester' -MinimumVersion $PesterVersion
 }
 
 function Invoke-Bench {
-    Invoke-Build
     $project = Join-Path $RepoRoot 'tests/AksAuditd.Benchmarks/AksAuditd.Benchmarks.csproj'
     Invoke-Native dotnet @('run', '--project', $project, '-c', 'Release', '--', '--filter', $BenchFilter,
         '--module', $ModuleOut, '--repo', $RepoRoot)
 }
 
 function Invoke-Package {
-    Invoke-Build
     $repoDir = Join-Path $OutDir 'repo'
     New-Item -ItemType Directory -Force $repoDir | Out-Null
     $repoName = 'AksAuditdLocal'
@@ -252,34 +258,83 @@ function Invoke-Package {
         Unregister-PSResourceRepository -Name $repoName
     }
     Register-PSResourceRepository -Name $repoName -Uri $repoDir -Trusted
-    Get-ChildItem $repoDir -Filter 'AksAuditd.*.nupkg' | Remove-Item -Force
-    Publish-PSResource -Path $ModuleOut -Repository $repoName
+    # The registration lives in the user's PSResourceGet store, outside the repository: it is undone whatever
+    # happens, so a build never leaves a repository behind in the user's configuration.
+    try {
+        Get-ChildItem $repoDir -Filter 'AksAuditd.*.nupkg' | Remove-Item -Force
+        Publish-PSResource -Path $ModuleOut -Repository $repoName
+    }
+    finally {
+        Unregister-PSResourceRepository -Name $repoName
+    }
     $package = Get-ChildItem $repoDir -Filter 'AksAuditd.*.nupkg' | Select-Object -First 1
     if (-not $package) { throw "Publish-PSResource wrote no package to $repoDir" }
     Copy-Item $package.FullName $OutDir -Force
-    Write-Host "Packaged $(Join-Path $OutDir $package.Name); install with: Install-PSResource AksAuditd -Repository $repoName"
+    Write-Host "Packaged $(Join-Path $OutDir $package.Name); install with:"
+    Write-Host "    Register-PSResourceRepository -Name $repoName -Uri '$repoDir' -Trusted; Install-PSResource AksAuditd -Repository $repoName"
 }
 
 function Invoke-ImageLayout {
-    Invoke-Build
     $root = if ($ImageRoot) { $ImageRoot } else { Join-Path $OutDir 'image' }
     & (Join-Path $RepoRoot 'image/New-ImageLayout.ps1') -ModulePath $ModuleOut -Destination $root -ReadyToRun:$ReadyToRun
 }
 
 function Invoke-Demo {
-    Invoke-Build
     $demo = Join-Path $RepoRoot 'image/Start-Demo.ps1'
     if (-not (Test-Path $demo)) { throw "The demo is not written yet: $demo is missing" }
     & $demo -ModulePath $ModuleOut -LoadKernel:$LoadKernel
     if (-not $?) { exit 1 }
 }
 
-switch ($Task) {
-    'build' { Invoke-Build }
-    'test' { Invoke-Test }
-    'bench' { Invoke-Bench }
-    'package' { Invoke-Package }
-    'image-layout' { Invoke-ImageLayout }
-    'demo' { Invoke-Demo }
-    'clean' { if (Test-Path $OutDir) { Remove-Item -Recurse -Force $OutDir } }
+function Invoke-Generate {
+    # One entry for every table generated from libaudit and the audit tools.
+    Invoke-Native sh @((Join-Path $RepoRoot 'tools/generate-libaudit-tables.sh'))
+    & (Join-Path $RepoRoot 'tools/generate-auparse-tables.ps1')
+    if (-not $?) { throw 'tools/generate-auparse-tables.ps1 failed' }
 }
+
+# The task graph: name, the tasks that must run first, and the action. Invoke-BuildTask runs dependencies
+# first, each task once, and names a cycle or an unknown task instead of recursing forever.
+$BuildTasks = [ordered]@{}
+function Add-BuildTask {
+    param(
+        [Parameter(Mandatory)] [string] $Name,
+        [string[]] $DependsOn = @(),
+        [Parameter(Mandatory)] [scriptblock] $Action,
+        [Parameter(Mandatory)] [string] $Description
+    )
+    if ($BuildTasks.Contains($Name)) { throw "Build task '$Name' is declared twice" }
+    $BuildTasks[$Name] = [pscustomobject]@{ Name = $Name; DependsOn = $DependsOn; Action = $Action; Description = $Description }
+}
+
+function Invoke-BuildTask {
+    param(
+        [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [AllowEmptyCollection()] [System.Collections.Generic.HashSet[string]] $Done,
+        [string[]] $Path = @()
+    )
+    if ($Done.Contains($Name)) { return }
+    if ($Path -contains $Name) { throw "Build tasks depend on each other in a cycle: $(($Path + $Name) -join ' -> ')" }
+    $declared = $BuildTasks[$Name]
+    if (-not $declared) { throw "Build task '$Name' is not declared (needed by '$($Path[-1])')" }
+    foreach ($dependency in $declared.DependsOn) { Invoke-BuildTask $dependency $Done ($Path + $Name) }
+    & $declared.Action
+    [void]$Done.Add($Name)
+}
+
+Add-BuildTask build -Action { Build-StagedModule } -Description 'stage an importable module at out/AksAuditd/'
+Add-BuildTask test -DependsOn build -Action { Invoke-Test } -Description 'every xUnit and Pester test (-TestFilter, -PesterFilter)'
+Add-BuildTask bench -DependsOn build -Action { Invoke-Bench } -Description 'benchmarks, ratios against baselines of the same run (-BenchFilter)'
+Add-BuildTask package -DependsOn build -Action { Invoke-Package } -Description 'out/AksAuditd.<version>.nupkg through a local PSResourceGet repository'
+Add-BuildTask image-layout -DependsOn build -Action { Invoke-ImageLayout } -Description "the container image's file tree under out/image (-ImageRoot, -ReadyToRun)"
+Add-BuildTask demo -DependsOn build -Action { Invoke-Demo } -Description "the README's main job against a sandbox node (-LoadKernel)"
+Add-BuildTask generate -Action { Invoke-Generate } -Description 'the tables generated from libaudit and the audit tools (tools/generate-*), from the installed auditd'
+Add-BuildTask clean -Action { if (Test-Path $OutDir) { Remove-Item -Recurse -Force $OutDir } } -Description 'delete out/'
+
+if ($ListTasks) {
+    $BuildTasks.Values | ForEach-Object {
+        [pscustomobject]@{ Task = $_.Name; DependsOn = $_.DependsOn -join ', '; Description = $_.Description }
+    } | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
+    return
+}
+Invoke-BuildTask $Task ([System.Collections.Generic.HashSet[string]]::new())

@@ -11,7 +11,7 @@ For each case line (blank lines and lines starting with '#' in own-cases.rules a
     auditctl -D, and restore -b/-r/--backlog_wait_time/-f if the line changed them
 Columns: source_file, line_no, rule, exit_code, stderr (every stderr line; the rules file is named line.rules),
 kernel_listing; a header row;
-'\\' is written '\\\\', TAB '\\t', LF '\\n', CR '\\r' (as in the shared corpus's oracle.tsv).
+'\\' is written '\\\\', TAB '\\t', LF '\\n', CR '\\r' (as in the audit-rules corpus's oracle.tsv).
 
 SAFETY: audit stays disabled (-e 0, checked after every line). A line is never run (exit_code
 "skipped-unsafe") when it could reach -e, -f with anything but 0 or 1, --loginuid-immutable or --signal.

@@ -14,7 +14,8 @@ public interface IBenchmark
 /// <summary>What every benchmark gets: the staged module, the repository, and a line printer.</summary>
 public sealed record BenchmarkContext(string ModulePath, string RepositoryRoot, TextWriter Output)
 {
-    public string SharedCorpus => Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "corpora", "audit-rules"));
+    /// <summary>The audit-rules corpus copied into the repository (tests/fixtures/corpora/audit-rules).</summary>
+    public string RulesCorpus => Path.Combine(RepositoryRoot, "tests", "fixtures", "corpora", "audit-rules");
 
     public void Report(string line) => Output.WriteLine(line);
 }

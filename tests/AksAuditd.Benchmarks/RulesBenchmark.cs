@@ -5,7 +5,7 @@ using AksAuditd.Core.Rules;
 namespace AksAuditd.Benchmarks;
 
 /// <summary>
-/// Parses and validates a large real rule set: every rule line of the shared corpus, repeated to 100,000 lines, as
+/// Parses and validates a large real rule set: every rule line of the audit-rules corpus, repeated to 100,000 lines, as
 /// one rules file on one core. The baseline, measured in the same run, is the least any reader must do: split the
 /// text into lines and the lines into words.
 /// </summary>
@@ -19,7 +19,7 @@ public sealed class RulesBenchmark : IBenchmark
     public void Run(BenchmarkContext context)
     {
         var text = BuildRuleSet(FindCorpus(context), out var lines);
-        context.Report($"rule set: {lines:N0} lines, {text.Length / 1024:N0} KiB, from the shared corpus's oracle.tsv");
+        context.Report($"rule set: {lines:N0} lines, {text.Length / 1024:N0} KiB, from the audit-rules corpus's oracle.tsv");
 
         var validator = new RuleValidator();
         var words = 0;
@@ -109,21 +109,8 @@ public sealed class RulesBenchmark : IBenchmark
         return builder.ToString();
     }
 
-    private static string FindCorpus(BenchmarkContext context)
-    {
-        if (Directory.Exists(context.SharedCorpus))
-        {
-            return context.SharedCorpus;
-        }
-        // From a worktree (/work/wt/name) the shared folder is further up.
-        for (var dir = new DirectoryInfo(context.RepositoryRoot); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "corpora", "audit-rules");
-            if (Directory.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-        throw new DirectoryNotFoundException($"shared/corpora/audit-rules not found above {context.RepositoryRoot}");
-    }
+    private static string FindCorpus(BenchmarkContext context) =>
+        Directory.Exists(context.RulesCorpus)
+            ? context.RulesCorpus
+            : throw new DirectoryNotFoundException($"the audit-rules corpus is missing from the repository: {context.RulesCorpus}");
 }

@@ -1,13 +1,9 @@
 # Test-AuditRule and Get-AuditRule as a user meets them in a fresh pwsh: CI checks, ConfigMaps, errors, views.
 BeforeAll {
     Import-Module (Join-Path $env:AKSAUDITD_MODULE 'AksAuditd.psd1') -Force
-    # ../shared/corpora next to the repository (or next to a parent of a worktree).
-    $script:Corpus = $null
-    for ($up = Split-Path $PSScriptRoot; $up -and -not $Corpus; $up = Split-Path $up) {
-        $candidate = Join-Path $up 'shared/corpora/audit-rules'
-        if (Test-Path $candidate) { $script:Corpus = $candidate }
-    }
-    if (-not $Corpus) { throw "shared/corpora/audit-rules not found above $PSScriptRoot" }
+    # The audit-rules corpus copied into the repository, with its sources and licences.
+    $script:Corpus = Join-Path (Split-Path $PSScriptRoot) 'fixtures/corpora/audit-rules'
+    if (-not (Test-Path $Corpus)) { throw "the audit-rules corpus is missing from the repository: $Corpus" }
 }
 
 Describe 'Test-AuditRule' {

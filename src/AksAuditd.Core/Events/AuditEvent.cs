@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text;
+using AksAuditd.Core.Audit;
 
 namespace AksAuditd.Core.Events;
 
@@ -131,7 +132,7 @@ public sealed class AuditEvent
         foreach (var record in _records)
         {
             var index = record.IndexOf("pid"u8);
-            if (index >= 0 && AuditValueInterpreter.StrToUL(record.ValueSpan(index), 10, out var pid) && unchecked((int)pid) == processId)
+            if (index >= 0 && CNumber.TryStrToUL(record.ValueSpan(index), 10, out var pid) && unchecked((int)pid) == processId)
             {
                 return true;
             }

@@ -1,5 +1,7 @@
 using System.Text.RegularExpressions;
 
+using AksAuditd.Core.Audit;
+
 namespace AksAuditd.Core.Events;
 
 /// <summary>What to read and which events to keep. Empty lists and nulls mean "no filter".</summary>

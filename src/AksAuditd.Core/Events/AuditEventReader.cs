@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Globalization;
+using AksAuditd.Core.Audit;
 using AksAuditd.Core.Logging;
 
 namespace AksAuditd.Core.Events;

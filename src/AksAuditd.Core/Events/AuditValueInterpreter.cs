@@ -4,6 +4,7 @@ using System.Collections.Frozen;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using AksAuditd.Core.Audit;
 using AksAuditd.Core.Configuration;
 using AksAuditd.Core.Rules;
 
@@ -118,16 +119,12 @@ internal sealed class AuditValueInterpreter
     private static readonly int TrustedApp = TypeNumber("TRUSTED_APP");
     private static readonly int KernelModule = TypeNumber("KERN_MODULE");
 
-    private static readonly FrozenDictionary<int, (string Name, string Message)> Errnos =
-        InterpretationTables.Errnos.ToFrozenDictionary(e => e.Number, e => (e.Name, e.Message));
 
     private static readonly FrozenDictionary<long, string> Signals = InterpretationTables.Signals.ToFrozenDictionary(e => e.Value, e => e.Name);
     private static readonly FrozenDictionary<long, string> Capabilities = InterpretationTables.Capabilities.ToFrozenDictionary(e => e.Value, e => e.Name);
     private static readonly int LastCapability = (int)InterpretationTables.Capabilities.Max(e => e.Value);
     private static readonly FrozenDictionary<long, string> Families = InterpretationTables.Families.ToFrozenDictionary(e => e.Value, e => e.Name);
     private static readonly FrozenDictionary<long, string> SocketTypes = InterpretationTables.SocketTypes.ToFrozenDictionary(e => e.Value, e => e.Name);
-    private static readonly FrozenDictionary<long, string> Lists = InterpretationTables.Lists.ToFrozenDictionary(e => e.Value, e => e.Name);
-    private static readonly FrozenDictionary<long, string> FileTypes = InterpretationTables.FileTypes.ToFrozenDictionary(e => e.Value, e => e.Name);
     private static readonly FrozenDictionary<long, string> AccessModes = InterpretationTables.AccessModes.ToFrozenDictionary(e => e.Value, e => e.Name);
     private static readonly FrozenDictionary<long, string> FcntlCommands = InterpretationTables.FcntlCommands.ToFrozenDictionary(e => e.Value, e => e.Name);
     private static readonly FrozenDictionary<long, string> EpollOperations = InterpretationTables.EpollOperations.ToFrozenDictionary(e => e.Value, e => e.Name);
@@ -242,14 +239,14 @@ internal sealed class AuditValueInterpreter
         var archIndex = record.IndexOf("arch"u8);
         if (archIndex >= 0)
         {
-            arch = StrToUL(record.ValueSpan(archIndex), 16, out var auditArch) && SyscallTable.TryGetArchName((uint)auditArch, out var archName)
+            arch = CNumber.TryStrToUL(record.ValueSpan(archIndex), 16, out var auditArch) && SyscallTable.TryGetArchName((uint)auditArch, out var archName)
                 ? archName
                 : string.Empty;
         }
 
         string? name = null;
         var syscallIndex = record.IndexOf("syscall"u8);
-        if (syscallIndex >= 0 && StrToUL(record.ValueSpan(syscallIndex), 10, out var number)
+        if (syscallIndex >= 0 && CNumber.TryStrToUL(record.ValueSpan(syscallIndex), 10, out var number)
             && SyscallTable.TryGetName(arch.Length == 0 ? _hostArch : arch, (int)number, out var found))
         {
             name = found;
@@ -260,7 +257,7 @@ internal sealed class AuditValueInterpreter
         ulong Argument(ReadOnlySpan<byte> field)
         {
             var i = record.IndexOf(field);
-            return i >= 0 && StrToUL(record.ValueSpan(i), 16, out var v) ? v : 0;
+            return i >= 0 && CNumber.TryStrToUL(record.ValueSpan(i), 16, out var v) ? v : 0;
         }
     }
 
@@ -304,7 +301,7 @@ internal sealed class AuditValueInterpreter
                 AppendSockaddr(output, value);
                 break;
             case FieldKind.Promiscuous:
-                if (StrToLL(value, out var promiscuous))
+                if (CNumber.TryStrToLL(value, out var promiscuous))
                 {
                     output.Append(promiscuous == 0 ? "no" : "yes");
                 }
@@ -330,11 +327,11 @@ internal sealed class AuditValueInterpreter
                 AppendSignal(output, value, 10);
                 break;
             case FieldKind.List:
-                if (!StrToUL(value, 10, out var list))
+                if (!CNumber.TryStrToUL(value, 10, out var list))
                 {
                     ConversionError(output, value);
                 }
-                else if (Lists.TryGetValue((long)list, out var listName))
+                else if (list <= int.MaxValue && AuditLookups.ListName((int)list) is { } listName)
                 {
                     output.Append(listName);
                 }
@@ -351,7 +348,7 @@ internal sealed class AuditValueInterpreter
                 AppendCapabilityBitmap(output, value);
                 break;
             case FieldKind.Seccomp:
-                if (!StrToUL(value, 16, out var code))
+                if (!CNumber.TryStrToUL(value, 16, out var code))
                 {
                     ConversionError(output, value);
                 }
@@ -380,7 +377,7 @@ internal sealed class AuditValueInterpreter
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AppendUid(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase)
     {
-        if (!StrToUL(value, numberBase, out var parsed))
+        if (!CNumber.TryStrToUL(value, numberBase, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -408,7 +405,7 @@ internal sealed class AuditValueInterpreter
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void AppendGid(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase)
     {
-        if (!StrToUL(value, numberBase, out var parsed))
+        if (!CNumber.TryStrToUL(value, numberBase, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -442,7 +439,7 @@ internal sealed class AuditValueInterpreter
         var number = 0;
         if (isCall)
         {
-            if (!StrToUL(value, 10, out var parsed))
+            if (!CNumber.TryStrToUL(value, 10, out var parsed))
             {
                 ConversionError(output, value);
                 return;
@@ -465,7 +462,7 @@ internal sealed class AuditValueInterpreter
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendArch(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var auditArch))
+        if (!CNumber.TryStrToUL(value, 16, out var auditArch))
         {
             output.Append("conversion error(").Append(value).Append(") ");
         }
@@ -482,7 +479,7 @@ internal sealed class AuditValueInterpreter
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendExit(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToLL(value, out var exit))
+        if (!CNumber.TryStrToLL(value, out var exit))
         {
             ConversionError(output, value);
             return;
@@ -494,9 +491,9 @@ internal sealed class AuditValueInterpreter
             return;
         }
 
-        if (exit >= int.MinValue && Errnos.TryGetValue((int)-exit, out var errno))
+        if (exit >= int.MinValue && AuditLookups.TryGetErrno((int)-exit, out var errnoName, out var errnoMessage))
         {
-            output.Append(errno.Name).Append('(').Append(errno.Message).Append(')');
+            output.Append(errnoName).Append('(').Append(errnoMessage).Append(')');
         }
         else
         {
@@ -592,7 +589,7 @@ internal sealed class AuditValueInterpreter
 
     private static void AppendPerm(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToLL(value, out var perm))
+        if (!CNumber.TryStrToLL(value, out var perm))
         {
             ConversionError(output, value);
             return;
@@ -630,14 +627,14 @@ internal sealed class AuditValueInterpreter
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendMode(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase)
     {
-        if (!StrToUL(value, numberBase, out var parsed))
+        if (!CNumber.TryStrToUL(value, numberBase, out var parsed))
         {
             ConversionError(output, value);
             return;
         }
 
         var mode = (uint)parsed;
-        if (FileTypes.TryGetValue(mode & 0xf000, out var type))
+        if (AuditLookups.FileTypeName((int)(mode & 0xf000)) is { } type)
         {
             output.Append(type);
         }
@@ -667,7 +664,7 @@ internal sealed class AuditValueInterpreter
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendModeShort(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase)
     {
-        if (!StrToUL(value, numberBase, out var parsed))
+        if (!CNumber.TryStrToUL(value, numberBase, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -867,7 +864,7 @@ internal sealed class AuditValueInterpreter
 
     private static void AppendCapability(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 10, out var capability))
+        if (!CNumber.TryStrToUL(value, 10, out var capability))
         {
             ConversionError(output, value);
         }
@@ -884,7 +881,7 @@ internal sealed class AuditValueInterpreter
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AppendCapabilityBitmap(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var bitmap))
+        if (!CNumber.TryStrToUL(value, 16, out var bitmap))
         {
             ConversionError(output, value);
             return;
@@ -942,7 +939,7 @@ internal sealed class AuditValueInterpreter
             return;
         }
 
-        if (!StrToUL(value, 10, out var result))
+        if (!CNumber.TryStrToUL(value, 10, out var result))
         {
             ConversionError(output, value);
             return;
@@ -953,7 +950,7 @@ internal sealed class AuditValueInterpreter
 
     private static void AppendSignal(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase)
     {
-        if (!StrToUL(value, numberBase, out var parsed))
+        if (!CNumber.TryStrToUL(value, numberBase, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -971,7 +968,7 @@ internal sealed class AuditValueInterpreter
 
     private static void AppendOpenFlags(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var parsed))
+        if (!CNumber.TryStrToUL(value, 16, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -995,7 +992,7 @@ internal sealed class AuditValueInterpreter
 
     private static void AppendMmapFlags(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var parsed))
+        if (!CNumber.TryStrToUL(value, 16, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -1076,7 +1073,7 @@ internal sealed class AuditValueInterpreter
                         AppendGid(output, value, 16);
                         return true;
                     case "socket":
-                        if (!StrToUL(value, 16, out var domain))
+                        if (!CNumber.TryStrToUL(value, 16, out var domain))
                         {
                             ConversionError(output, value);
                         }
@@ -1091,7 +1088,7 @@ internal sealed class AuditValueInterpreter
 
                         return true;
                     case "clock_settime":
-                        if (!StrToUL(value, 16, out var clock))
+                        if (!CNumber.TryStrToUL(value, 16, out var clock))
                         {
                             ConversionError(output, value);
                         }
@@ -1133,7 +1130,7 @@ internal sealed class AuditValueInterpreter
                         AppendGid(output, value, 16);
                         return true;
                     case "socket":
-                        if (!StrToUL(value, 16, out var type))
+                        if (!CNumber.TryStrToUL(value, 16, out var type))
                         {
                             ConversionError(output, value);
                         }
@@ -1169,7 +1166,7 @@ internal sealed class AuditValueInterpreter
                 switch (call)
                 {
                     case "fcntl" or "fcntl64":
-                        if (!StrToUL(value, 16, out var fcntlArgument))
+                        if (!CNumber.TryStrToUL(value, 16, out var fcntlArgument))
                         {
                             ConversionError(output, value);
                             return true;
@@ -1247,7 +1244,7 @@ internal sealed class AuditValueInterpreter
     /// <summary>A hex number looked up in a table, or prefix(decimal) when the table has no name for it.</summary>
     private static void AppendNamed(ValueBuilder output, ReadOnlySpan<byte> value, FrozenDictionary<long, string> names, string unknown)
     {
-        if (!StrToUL(value, 16, out var parsed))
+        if (!CNumber.TryStrToUL(value, 16, out var parsed))
         {
             ConversionError(output, value);
         }
@@ -1263,7 +1260,7 @@ internal sealed class AuditValueInterpreter
 
     private static void AppendDirectoryFd(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var fd))
+        if (!CNumber.TryStrToUL(value, 16, out var fd))
         {
             ConversionError(output, value);
         }
@@ -1279,7 +1276,7 @@ internal sealed class AuditValueInterpreter
 
     private static void AppendCloneFlags(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var parsed))
+        if (!CNumber.TryStrToUL(value, 16, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -1308,7 +1305,7 @@ internal sealed class AuditValueInterpreter
 
     private static void AppendAccess(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var mode))
+        if (!CNumber.TryStrToUL(value, 16, out var mode))
         {
             ConversionError(output, value);
         }
@@ -1328,7 +1325,7 @@ internal sealed class AuditValueInterpreter
 
     private static void AppendProt(ValueBuilder output, ReadOnlySpan<byte> value, int limit)
     {
-        if (!StrToUL(value, 16, out var parsed))
+        if (!CNumber.TryStrToUL(value, 16, out var parsed))
         {
             ConversionError(output, value);
             return;
@@ -1347,7 +1344,7 @@ internal sealed class AuditValueInterpreter
 
     private void AppendProtocol(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        if (!StrToUL(value, 16, out var number))
+        if (!CNumber.TryStrToUL(value, 16, out var number))
         {
             ConversionError(output, value);
             return;
@@ -1388,85 +1385,6 @@ internal sealed class AuditValueInterpreter
 
     private static void ConversionError(ValueBuilder output, ReadOnlySpan<byte> value) =>
         output.Append("conversion error(").Append(value).Append(')');
-
-    /// <summary>strtoul(3): optional spaces and sign, then digits of the base; false only on overflow (ERANGE).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static bool StrToUL(ReadOnlySpan<byte> text, int numberBase, out ulong value)
-    {
-        value = 0;
-        var i = 0;
-        while (i < text.Length && text[i] is (byte)' ' or (byte)'\t')
-        {
-            i++;
-        }
-
-        var negative = false;
-        if (i < text.Length && text[i] is (byte)'+' or (byte)'-')
-        {
-            negative = text[i] == '-';
-            i++;
-        }
-
-        if (numberBase == 16 && i + 1 < text.Length && text[i] == '0' && (text[i + 1] | 0x20) == 'x' && i + 2 < text.Length && IsHexDigit(text[i + 2]))
-        {
-            i += 2;
-        }
-
-        for (; i < text.Length; i++)
-        {
-            var digit = numberBase == 16 ? (IsHexDigit(text[i]) ? HexValue(text[i]) : -1) : (uint)(text[i] - '0') <= 9 ? text[i] - '0' : -1;
-            if (digit < 0)
-            {
-                break;
-            }
-
-            if (value > (ulong.MaxValue - (ulong)digit) / (ulong)numberBase)
-            {
-                return false;
-            }
-
-            value = value * (ulong)numberBase + (ulong)digit;
-        }
-
-        if (negative)
-        {
-            value = unchecked(0 - value);
-        }
-
-        return true;
-    }
-
-    /// <summary>strtoll(3) in base 10 (also strtol(3) for perm= and prom=: long is 64 bits on the platforms auditd runs on).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool StrToLL(ReadOnlySpan<byte> text, out long value)
-    {
-        value = 0;
-        var i = 0;
-        while (i < text.Length && text[i] is (byte)' ' or (byte)'\t')
-        {
-            i++;
-        }
-
-        var negative = false;
-        if (i < text.Length && text[i] is (byte)'+' or (byte)'-')
-        {
-            negative = text[i] == '-';
-            i++;
-        }
-
-        ulong magnitude = 0;
-        for (; i < text.Length && (uint)(text[i] - '0') <= 9; i++)
-        {
-            magnitude = magnitude * 10 + (ulong)(text[i] - '0');
-            if (magnitude > (negative ? 9223372036854775808UL : long.MaxValue))
-            {
-                return false;
-            }
-        }
-
-        value = negative ? unchecked(-(long)magnitude) : (long)magnitude;
-        return true;
-    }
 
     private static bool IsHex(ReadOnlySpan<byte> value)
     {

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text;
+using AksAuditd.Core.Audit;
 using AksAuditd.Core.Rules;
 
 namespace AksAuditd.Core.Events;

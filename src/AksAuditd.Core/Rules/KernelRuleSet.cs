@@ -1,3 +1,5 @@
+using AksAuditd.Core.Audit;
+
 namespace AksAuditd.Core.Rules;
 
 /// <summary>
@@ -153,15 +155,7 @@ public sealed class KernelRuleSet
     }
 
     /// <summary>The kernel lists its filter lists in number order: user, task, exit, exclude, filesystem.</summary>
-    private static int ListOrder(string? list) => list switch
-    {
-        "user" => 0,
-        "task" => 1,
-        "exit" => 4,
-        "exclude" => 5,
-        "filesystem" => 6,
-        _ => 9,
-    };
+    private static int ListOrder(string? list) => list is not null && AuditLookups.ListNumber(list) is >= 0 and var number ? number : int.MaxValue;
 
     private static RuleDiagnostic Finding(string? path, ParsedRuleLine line, DiagnosticSeverity severity, string code, string message, string? auditctl) =>
         new(path, line.LineNumber, line.Tokens.Count > 0 ? line.Tokens[0].Column : 1, severity, code,

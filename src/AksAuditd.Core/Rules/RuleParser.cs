@@ -1,4 +1,5 @@
 using System.Text;
+using AksAuditd.Core.Audit;
 using AksAuditd.Core.Rules.Auditctl;
 
 namespace AksAuditd.Core.Rules;

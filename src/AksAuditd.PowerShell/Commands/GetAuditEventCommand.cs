@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using AksAuditd.Core.Audit;
 using AksAuditd.Core.Configuration;
 using AksAuditd.Core.Events;
 using AksAuditd.Core.Rules;

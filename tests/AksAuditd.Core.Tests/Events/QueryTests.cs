@@ -1,3 +1,4 @@
+using AksAuditd.Core.Audit;
 using AksAuditd.Core.Events;
 using Xunit;
 

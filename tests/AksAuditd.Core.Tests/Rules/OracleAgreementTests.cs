@@ -4,7 +4,7 @@ using Xunit;
 namespace AksAuditd.Core.Tests.Rules;
 
 /// <summary>
-/// Every line of the shared corpus's oracle.tsv, and of our own cases (own-oracle.tsv, from
+/// Every line of the audit-rules corpus's oracle.tsv (tests/fixtures/corpora/audit-rules), and of our own cases (own-oracle.tsv, from
 /// tools/generate-rule-oracle.py on this machine), checked against what the real auditctl 3.0.9 and kernel said:
 /// an Error exactly for the refused lines, and the kernel's listing byte for byte for the accepted ones.
 /// </summary>

@@ -10,15 +10,12 @@ public sealed record OracleCase(string SourceFile, int LineNumber, string Rule, 
     public override string ToString() => $"{SourceFile}:{LineNumber}: {Rule}";
 }
 
-/// <summary>Reads the oracle TSVs (shared corpus and own cases): TAB-separated, with \\ \t \n \r escapes.</summary>
+/// <summary>Reads the oracle TSVs (the audit-rules corpus and own cases): TAB-separated, with \\ \t \n \r escapes.</summary>
 public static class OracleFile
 {
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    /// <summary>
-    /// ../shared/corpora/audit-rules next to the repository; from a worktree (/work/wt/name) the nearest ancestor
-    /// that holds shared/corpora.
-    /// </summary>
+    /// <summary>The audit-rules corpus copied into the repository (tests/fixtures/corpora/audit-rules).</summary>
     public static string CorpusDirectory { get; } = FindCorpus();
 
     public static string OwnDirectory => Path.Combine(RepoRoot, "tests", "AksAuditd.Core.Tests", "Rules", "Oracle");
@@ -74,15 +71,10 @@ public static class OracleFile
 
     private static string FindCorpus()
     {
-        for (var dir = new DirectoryInfo(RepoRoot).Parent; dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "corpora", "audit-rules");
-            if (Directory.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-        throw new InvalidOperationException($"shared/corpora/audit-rules not found next to {RepoRoot} or its parents");
+        var corpus = Path.Combine(RepoRoot, "tests", "fixtures", "corpora", "audit-rules");
+        return Directory.Exists(corpus)
+            ? corpus
+            : throw new InvalidOperationException($"the audit-rules corpus is missing from the repository: {corpus}");
     }
 
     private static string FindRepoRoot()

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using AksAuditd.Core.Audit;
 using AksAuditd.Core.Rules;
 using Xunit;
 

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 
+using AksAuditd.Core.Audit;
+
 namespace AksAuditd.Core.Rules.Auditctl;
 
 /// <summary>A finding about one line, before it becomes a <see cref="RuleDiagnostic"/>.</summary>
@@ -737,15 +739,7 @@ internal sealed class AuditctlLine
 
     private bool LookupFilter(string s, out int filter)
     {
-        filter = s switch
-        {
-            "exit" => AuditConstants.FilterExit,
-            "task" => AuditConstants.FilterTask,
-            "user" => AuditConstants.FilterUser,
-            "exclude" => AuditConstants.FilterExclude,
-            "filesystem" => AuditConstants.FilterFs,
-            _ => -1,
-        };
+        filter = AuditLookups.ListNumber(s);
         if (filter == AuditConstants.FilterExclude)
         {
             _exclude = true;
@@ -1436,7 +1430,7 @@ internal sealed class AuditctlLine
                 if (ftype < 0)
                 {
                     return FieldError(RuleDiagnosticCodes.UnknownFileType, valueColumn,
-                        $"-F {pair}: '{v}' is not a file type; use one of {string.Join(", ", AuditTables.FileTypes.Select(t => t.Name))}",
+                        $"-F {pair}: '{v}' is not a file type; use one of {string.Join(", ", LibauditTables.FileTypes.Select(t => t.Name))}",
                         $"-F unknown file type -  {name}", isFinalKey);
                 }
                 kf.Value = (uint)ftype;
@@ -1466,7 +1460,7 @@ internal sealed class AuditctlLine
                 if (kf.Value == uint.MaxValue)
                 {
                     return FieldError(RuleDiagnosticCodes.UnknownFileSystemType, valueColumn,
-                        $"-F {pair}: auditctl 3.0.9 only knows the file system types {string.Join(" and ", AuditTables.FileSystemTypes.Select(t => t.Name))} (or a magic number)",
+                        $"-F {pair}: auditctl 3.0.9 only knows the file system types {string.Join(" and ", LibauditTables.FileSystemTypes.Select(t => t.Name))} (or a magic number)",
                         $"file system type is unknown for field: {name}", isFinalKey);
                 }
                 _filterFsAdded = true;

@@ -1,5 +1,7 @@
 using System.Text;
 
+using AksAuditd.Core.Audit;
+
 namespace AksAuditd.Core.Rules.Auditctl;
 
 /// <summary>

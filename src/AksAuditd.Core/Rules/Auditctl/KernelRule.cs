@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 
+using AksAuditd.Core.Audit;
+
 namespace AksAuditd.Core.Rules.Auditctl;
 
 /// <summary>One field of a rule as auditctl sends it to the kernel (struct audit_rule_data: type, operator, value or string).</summary>
@@ -283,15 +285,8 @@ internal sealed class KernelRule
         return count;
     }
 
-    public static string ListName(int list) => list switch
-    {
-        AuditConstants.FilterUser => "user",
-        AuditConstants.FilterTask => "task",
-        AuditConstants.FilterExit => "exit",
-        AuditConstants.FilterExclude => "exclude",
-        AuditConstants.FilterFs => "filesystem",
-        _ => "(null)",
-    };
+    /// <summary>The list name auditctl -l prints; "(null)" for a number libaudit has no name for, as printf prints it.</summary>
+    public static string ListName(int list) => AuditLookups.ListName(list) ?? "(null)";
 
     public static string PermissionLetters(uint value)
     {
