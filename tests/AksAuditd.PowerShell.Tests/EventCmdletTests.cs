@@ -131,7 +131,7 @@ public sealed class EventCmdletTests
     }
 
     [Fact]
-    public void WaitFollowsARealRotationAndStopsOnCtrlC()
+    public void WaitFollowsARenameRotationAndStopsOnCtrlC()
     {
         var directory = Directory.CreateTempSubdirectory("aksauditd-wait-");
         var state = InitialSessionState.CreateDefault2();

@@ -150,14 +150,23 @@ public sealed class NodeCmdletTests
     [Fact]
     public void StatusAndKernelDriftAreTypedObjects()
     {
+        // A rule loaded by hand and absent from rules.d: drift has one Unexpected entry, so the typed-output check
+        // runs over real output rather than over the empty list a clean machine gives.
+        using var machine = new MachineAudit();
+        var watched = machine.Scratch();
+        machine.Auditctl("-w", watched, "-p", "wa", "-k", "aks_drift_typed");
         using var shell = new ModuleRunspace();
 
         var status = shell.Invoke("Get-AuditdStatus -HostRoot /");
-        var drift = shell.Invoke("Get-AuditRuleDrift -Kernel -HostRoot / | ForEach-Object { $_.GetType().FullName } | Select-Object -Unique");
+        var drift = shell.Invoke("Get-AuditRuleDrift -Kernel -HostRoot /");
 
         Assert.Empty(status.AllErrors);
-        Assert.Equal("AksAuditd.Core.Host.AuditdStatus", Assert.Single(status.Output).TypeNames[0]);
+        var statusObject = Assert.Single(status.Output);
+        Assert.Equal("AksAuditd.Core.Host.AuditdStatus", statusObject.TypeNames[0]);
+        Assert.Equal(1, Convert.ToInt32(statusObject.Properties["LoadedRuleCount"].Value));
         Assert.Empty(drift.AllErrors);
-        Assert.All(drift.Output, t => Assert.Equal("AksAuditd.Core.Host.KernelRuleDrift", t.BaseObject));
+        var unexpected = Assert.Single(drift.Output, d => ((string)d.Properties["Rule"].Value).Contains("aks_drift_typed"));
+        Assert.Equal("AksAuditd.Core.Host.KernelRuleDrift", unexpected.TypeNames[0]);
+        Assert.Equal("Unexpected", unexpected.Properties["Status"].Value.ToString());
     }
 }

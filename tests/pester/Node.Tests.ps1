@@ -80,9 +80,37 @@ Describe 'Get-AuditdStatus' {
 }
 
 Describe 'Get-AuditRuleDrift -Kernel' {
-    It 'has the Kernel parameter set and reads the kernel without changing it' {
+    BeforeAll {
+        if (-not ('AksAuditd.Tests.Shared.MachineAudit' -as [type])) {
+            $usings = Join-Path $TestDrive 'GlobalUsings.cs'
+            Set-Content $usings ('System', 'System.Collections.Generic', 'System.IO', 'System.Linq', 'System.Threading' | ForEach-Object { "global using $_;" })
+            Add-Type -Path $usings, (Join-Path $PSScriptRoot '../Shared/KernelTestLock.cs'), (Join-Path $PSScriptRoot '../Shared/MachineAudit.cs')
+        }
+    }
+
+    It 'reports a rule loaded by hand as Unexpected and leaves the kernel as it was' {
         (Get-Command Get-AuditRuleDrift).ParameterSets.Name | Should -Contain 'Kernel'
-        { Get-AuditRuleDrift -Kernel -HostRoot / -ErrorAction Stop } | Should -Not -Throw
+        $machine = [AksAuditd.Tests.Shared.MachineAudit]::new()
+        try {
+            $watched = $machine.Scratch()
+            $machine.Auditctl('-w', $watched, '-p', 'wa', '-k', 'aks_pester_by_hand') | Out-Null
+            $kernelBefore = $machine.Auditctl('-l')
+            $statusBefore = $machine.Status()
+
+            $drift = @(Get-AuditRuleDrift -Kernel -HostRoot / -ErrorAction Stop)
+
+            $byHand = @($drift | Where-Object Rule -eq "-w $watched -p wa -k aks_pester_by_hand")
+            $byHand.Count | Should -Be 1
+            "$($byHand[0].Status)" | Should -Be 'Unexpected'
+            $machine.Auditctl('-l') | Should -Be $kernelBefore
+            $statusAfter = $machine.Status()
+            foreach ($setting in 'enabled', 'failure', 'pid', 'rate_limit', 'backlog_limit', 'backlog_wait_time') {
+                $statusAfter[$setting] | Should -Be $statusBefore[$setting] -Because "reading drift must not change $setting"
+            }
+        }
+        finally {
+            $machine.Dispose()
+        }
     }
 }
 

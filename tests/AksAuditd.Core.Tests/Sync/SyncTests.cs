@@ -232,7 +232,8 @@ public sealed class SyncTests
         }
 
         var generations = new BackupStore(dir.State).List("rules");
-        Assert.Equal(BackupStore.KeepGenerations, generations.Count);
+        // The README promises "the last 10 generations of each kind are kept": the literal, not the constant.
+        Assert.Equal(10, generations.Count);
         Assert.Equal(generations.Select(g => g.Id).Order(StringComparer.Ordinal), generations.Select(g => g.Id));
         Assert.Equal("-D\n-b 8203\n", File.ReadAllText(generations[^1].SavedFile("10-base.rules")));
         Assert.Empty(Directory.EnumerateDirectories(Path.Combine(dir.State, "backup", "rules"), ".*"));

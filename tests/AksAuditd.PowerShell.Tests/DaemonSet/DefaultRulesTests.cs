@@ -47,60 +47,56 @@ public sealed class DefaultRulesTests
     [Fact]
     public void RealKernelAcceptsTheDefaultRules()
     {
-        using var kernelLock = KernelTestLock.Acquire();
-        var before = Status();
-        Assert.True(before["enabled"] != "2", "the kernel's audit rules are locked (enabled 2); this machine needs a reboot");
-        var previousRules = Auditctl("-l").Output;
-
+        // The node's path: the ConfigMap's files beside the package's own rules.d/audit.rules, merged and loaded by
+        // the real augenrules (its ordering of -D, -b, -f and -e, not ours), into this machine's kernel.
+        using var machine = new MachineAudit();
+        var before = machine.Status();
         var files = RuleLines().GroupBy(r => r.File).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
-        var work = Directory.CreateTempSubdirectory("aks-auditd-default-rules-");
-        try
+        foreach (var file in files)
         {
-            Auditctl("-D");
-
-            // One rules file as augenrules builds it: -D, the last -b and -f first, the rest in file order.
-            var lines = files.SelectMany(g => g).Select(r => r.Line).ToList();
-            var loaded = new List<string> { "-D" };
-            loaded.AddRange(lines.Where(l => l.StartsWith("-b ", StringComparison.Ordinal)).TakeLast(1));
-            loaded.AddRange(lines.Where(l => l.StartsWith("-f ", StringComparison.Ordinal)).TakeLast(1));
-            var rules = lines.Where(l => l != "-D" && !l.StartsWith("-b ", StringComparison.Ordinal) && !l.StartsWith("-f ", StringComparison.Ordinal)).ToList();
-            loaded.AddRange(rules);
-            var rulesFile = Path.Combine(work.FullName, "audit.rules");
-            File.WriteAllLines(rulesFile, loaded);
-
-            var load = Auditctl("-R", rulesFile);
-            if (load.ExitCode != 0)
-            {
-                Assert.Fail("the kernel refused the default rules: " + string.Join("; ", RefusedLines(files.SelectMany(g => g), work.FullName)));
-            }
-
-            var listing = Auditctl("-l").Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            Assert.Equal(rules.Count(l => !l.StartsWith("--", StringComparison.Ordinal)), listing.Length);
-            var after = Status();
-            Assert.Equal("8192", after["backlog_limit"]);
-            Assert.Equal("0", after["backlog_wait_time"]);
-            Assert.Equal("1", after["failure"]);
-            Assert.Equal(before["enabled"], after["enabled"]);
+            File.WriteAllLines(Path.Combine(MachineAudit.RulesDirectory, file.Key), file.Select(r => r.Line));
         }
-        finally
+
+        var load = Run("augenrules", "--load");
+        if (load.ExitCode != 0)
         {
-            Auditctl("-D");
-            Auditctl("-b", before["backlog_limit"]);
-            Auditctl("--backlog_wait_time", before["backlog_wait_time"]);
-            if (before["failure"] is "0" or "1")
+            var work = Directory.CreateTempSubdirectory("aks-auditd-default-rules-");
+            try
             {
-                Auditctl("-f", before["failure"]);
+                Assert.Fail($"augenrules --load failed ({load.Output.Trim()}); the kernel refused: " + string.Join("; ", RefusedLines(files.SelectMany(g => g), work.FullName)));
             }
-
-            if (!previousRules.StartsWith("No rules", StringComparison.Ordinal))
+            finally
             {
-                var restore = Path.Combine(work.FullName, "previous.rules");
-                File.WriteAllText(restore, previousRules);
-                Auditctl("-R", restore);
+                work.Delete(recursive: true);
             }
-
-            work.Delete(recursive: true);
         }
+
+        var rules = File.ReadAllLines("/etc/audit/audit.rules")
+            .Where(l => l.StartsWith("-a", StringComparison.Ordinal) || l.StartsWith("-w", StringComparison.Ordinal)).ToList();
+        var listing = machine.Auditctl("-l").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(rules.Count, listing.Length);
+        Assert.Equal(RuleLines().Count(r => r.Line.StartsWith("-a", StringComparison.Ordinal) || r.Line.StartsWith("-w", StringComparison.Ordinal)), rules.Count);
+        var after = machine.Status();
+        // zz-settings.rules sorts after the package's audit.rules, so its -b, -f and --backlog_wait_time win.
+        Assert.Equal("8192", after["backlog_limit"]);
+        Assert.Equal("0", after["backlog_wait_time"]);
+        Assert.Equal("1", after["failure"]);
+        Assert.Equal(before["enabled"], after["enabled"]);
+    }
+
+    private static (int ExitCode, string Output) Run(string file, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, output + error.Result);
     }
 
     /// <summary>Each rule line alone, to name the ones the kernel refuses (auditctl -R reports to syslog, not stderr).</summary>

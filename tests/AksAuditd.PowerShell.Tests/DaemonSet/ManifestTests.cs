@@ -185,7 +185,8 @@ public sealed class ManifestTests
     public void UpdatesRollAndEveryContainerHasRequestsAndAMemoryLimit()
     {
         Assert.Equal("RollingUpdate", DaemonSet.Spec.UpdateStrategy.Type);
-        Assert.NotNull(DaemonSet.Spec.UpdateStrategy.RollingUpdate?.MaxUnavailable);
+        // The README's privilege table promises maxUnavailable 10%: a bad image stops after a few nodes.
+        Assert.Equal("10%", DaemonSet.Spec.UpdateStrategy.RollingUpdate?.MaxUnavailable?.Value);
         var pod = DaemonSet.Spec.Template.Spec;
         foreach (var container in pod.InitContainers.Concat(pod.Containers))
         {
