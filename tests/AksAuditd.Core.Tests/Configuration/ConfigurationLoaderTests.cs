@@ -25,6 +25,8 @@ public sealed class ConfigurationLoaderTests : IDisposable
         { "SyncMode", "Mirror", "mirror", "Mirror", "Mirror" },
         { "AllowEmptySource", "true", "yes", "True", "True" },
         { "AllowedPluginPaths", "/sbin/audisp-syslog,/usr/sbin/audisp-remote", "[/sbin/audisp-syslog]", "/sbin/audisp-syslog;/usr/sbin/audisp-remote", "/sbin/audisp-syslog" },
+        { "MetricsAddress", "127.0.0.1:9100", "off", "127.0.0.1:9100", "off" },
+        { "NodeStatus", "true", "yes", "True", "True" },
     };
 
     [Fact]
@@ -275,6 +277,7 @@ public sealed class ConfigurationLoaderTests : IDisposable
         "PollInterval" => "00:00:30",
         "SyncMode" => "Managed",
         "AllowEmptySource" => "False",
+        "NodeStatus" => "False",
         _ => defaultText,
     };
 
@@ -291,6 +294,8 @@ public sealed class ConfigurationLoaderTests : IDisposable
         "SyncMode" => c.SyncMode.ToString(),
         "AllowEmptySource" => c.AllowEmptySource.ToString(),
         "AllowedPluginPaths" => string.Join(";", c.AllowedPluginPaths),
+        "MetricsAddress" => c.MetricsAddress ?? "off",
+        "NodeStatus" => c.NodeStatus.ToString(),
         _ => throw new ArgumentOutOfRangeException(nameof(setting), setting, "no reader for this setting"),
     };
 }
