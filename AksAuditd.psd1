@@ -13,6 +13,7 @@
     CmdletsToExport      = @(
         'Get-AksAuditdConfiguration'
         'Get-AuditEvent'
+        'Measure-AuditEvent'
         'Write-AksAuditdLog'
         'Get-AuditRuleDrift'
         'Sync-AuditRules'

@@ -6,7 +6,10 @@
     Every task runs on a fresh machine that has only the .NET SDK:
         dotnet tool restore && dotnet pwsh ./build.ps1 <task>
     build         stage an importable module at out/AksAuditd/
-    test          build, then run every xUnit and Pester test; the last line is "N passed, N failed"
+    test          build, then run every xUnit and Pester test; the last line is "N passed, N failed". The Pester
+                  tests include the systemd node (see vm)
+    vm            build, then boot a real systemd node (Debian 12 under qemu, cached disk from
+                  tools/prepare-systemd-node.sh) and run its scenarios: tests/pester/SystemdNode.Tests.ps1
     bench         build, then run the benchmarks (ratios against baselines measured in the same run)
     package       build, then publish out/AksAuditd.<version>.nupkg to a local PSResourceGet repository (out/repo)
     demo          the README's main job: the entrypoint against a sandbox node
@@ -20,12 +23,14 @@
 .EXAMPLE
     dotnet pwsh ./build.ps1 test
 .EXAMPLE
+    dotnet pwsh ./build.ps1 vm
+.EXAMPLE
     dotnet pwsh ./build.ps1 bench -BenchFilter rules
 #>
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'bench', 'package', 'demo', 'image-layout', 'generate', 'clean')]
+    [ValidateSet('build', 'test', 'vm', 'bench', 'package', 'demo', 'image-layout', 'generate', 'clean')]
     [string] $Task = 'build',
 
     [ValidateSet('Debug', 'Release')]
@@ -324,6 +329,8 @@ function Invoke-BuildTask {
 
 Add-BuildTask build -Action { Build-StagedModule } -Description 'stage an importable module at out/AksAuditd/'
 Add-BuildTask test -DependsOn build -Action { Invoke-Test } -Description 'every xUnit and Pester test (-TestFilter, -PesterFilter)'
+# The systemd node's Pester file alone (no xUnit): the same run `test` includes.
+Add-BuildTask vm -DependsOn build -Action { $script:TestFilter = $null; $script:PesterFilter = 'SystemdNode'; Invoke-Test } -Description 'boot a real systemd node (Debian 12 under qemu) and run its scenarios (tests/pester/SystemdNode.Tests.ps1)'
 Add-BuildTask bench -DependsOn build -Action { Invoke-Bench } -Description 'benchmarks, ratios against baselines of the same run (-BenchFilter)'
 Add-BuildTask package -DependsOn build -Action { Invoke-Package } -Description 'out/AksAuditd.<version>.nupkg through a local PSResourceGet repository'
 Add-BuildTask image-layout -DependsOn build -Action { Invoke-ImageLayout } -Description "the container image's file tree under out/image (-ImageRoot, -ReadyToRun)"

@@ -15,7 +15,9 @@
     - image/Dockerfile read as data (final stage COPY, ENV, ENTRYPOINT), so the entrypoint runs from the image
       layout with the image's settings, <Layout> standing for the image's /.
     - The machine's audit state saved and restored around anything that loads rules into the real kernel, under
-      the machine-wide kernel test lock.
+      the machine-wide kernel test lock. Every rules volume and every entrypoint run against this machine's /
+      passes tests/Shared/KernelLoadGuard.cs first (Assert-SafeKernelLoad): -e 2, -f 2 and --loginuid-immutable
+      are refused before they can load; they are tested only in the VM (tests/vm).
 #>
 
 $script:SandboxRepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '..')).Path
@@ -64,13 +66,45 @@ function Read-ConfigMapData {
     return $data
 }
 
+function Import-KernelTestType {
+    # The xUnit tests' machine helpers, compiled once per session from tests/Shared: KernelLoadGuard (the one check
+    # before any load into this machine's kernel), KernelTestLock and MachineAudit. Compiled together, because
+    # MachineAudit uses the guard and a type compiled in memory cannot be referenced by a later Add-Type.
+    if ('AksAuditd.Tests.Shared.KernelLoadGuard' -as [type]) { return }
+    $shared = Join-Path $script:SandboxRepoRoot 'tests/Shared'
+    # The test projects' implicit usings, which these files rely on.
+    $usings = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-usings-$([guid]::NewGuid().ToString('n')).cs"
+    Set-Content -LiteralPath $usings ('System', 'System.Collections.Generic', 'System.IO', 'System.Linq', 'System.Threading' | ForEach-Object { "global using $_;" })
+    try {
+        Add-Type -Path $usings, (Join-Path $shared 'KernelLoadGuard.cs'), (Join-Path $shared 'KernelTestLock.cs'), (Join-Path $shared 'MachineAudit.cs')
+    }
+    finally {
+        Remove-Item -LiteralPath $usings -Force
+    }
+}
+
+function Assert-SafeKernelLoad {
+    # The kernel load guard (tests/Shared/KernelLoadGuard.cs): throws when rules text, or this machine's
+    # /etc/audit (-Node), would set -e 2, -f 2 or --loginuid-immutable.
+    param([System.Collections.IDictionary] $Data, [switch] $Node)
+    Import-KernelTestType
+    if ($Data) {
+        foreach ($key in $Data.Keys) {
+            [AksAuditd.Tests.Shared.KernelLoadGuard]::AssertSafeText([string]$Data[$key], "ConfigMap entry $key")
+        }
+    }
+    if ($Node) { [AksAuditd.Tests.Shared.KernelLoadGuard]::AssertSafeNode('/etc/audit') }
+}
+
 function Write-ConfigMapVolume {
-    # Creates the volume, or updates it to exactly $Data the way the kubelet does.
+    # Creates the volume, or updates it to exactly $Data the way the kubelet does. A volume may feed an entrypoint
+    # that loads this machine's kernel, so its rules pass the kernel load guard first.
     [CmdletBinding()]
     param(
         [Parameter(Mandatory)] [string] $Path,
         [Parameter(Mandatory)] [System.Collections.IDictionary] $Data
     )
+    Assert-SafeKernelLoad -Data $Data
     New-Item -ItemType Directory -Force -Path $Path | Out-Null
     $dataLink = Join-Path $Path '..data'
     $previous = [System.IO.FileInfo]::new($dataLink).LinkTarget
@@ -184,6 +218,15 @@ function Start-Entrypoint {
         [string[]] $Arguments = @(),
         [hashtable] $Environment = @{}
     )
+    if ($Sandbox.Node -eq '/') {
+        # The entrypoint will load this machine's kernel: what it reads must pass the kernel load guard.
+        Assert-SafeKernelLoad -Node
+        foreach ($volume in $Sandbox.RulesVolume) {
+            foreach ($file in Get-ChildItem -LiteralPath $volume -File -ErrorAction SilentlyContinue) {
+                [AksAuditd.Tests.Shared.KernelLoadGuard]::AssertSafeFile($file.FullName)
+            }
+        }
+    }
     $entrypoint = Get-DockerfileEntrypoint
     $start = [System.Diagnostics.ProcessStartInfo]::new('/bin/sh')
     $command = @($entrypoint | ForEach-Object { if ($_.StartsWith('/')) { Join-Path $Layout $_.TrimStart('/') } else { $_ } }) + $Arguments
@@ -231,7 +274,10 @@ function Get-EntrypointLog {
     # stdout as parsed JSON objects; a line that is not a JSON object fails the test that reads it.
     param([Parameter(Mandatory)] $Run)
     if (-not (Test-Path -LiteralPath $Run.Out)) { return @() }
-    $lines = [System.IO.File]::ReadAllLines($Run.Out)
+    # Only whole lines: while the entrypoint runs, the text after the last newline may be a line half written.
+    $text = [System.IO.File]::ReadAllText($Run.Out)
+    $lines = $text.Split("`n")
+    $lines = if ($text.EndsWith("`n")) { $lines } else { $lines | Select-Object -SkipLast 1 }
     foreach ($line in $lines) {
         if (-not $line) { continue }
         try { $entry = $line | ConvertFrom-Json -ErrorAction Stop }
@@ -293,45 +339,84 @@ function Get-KernelAuditSettings {
 
 function Save-NodeAuditState {
     # What a test that loads rules through the real /etc/audit must put back: the files, the kernel's settings
-    # and rules, and whether auditd was running.
+    # and rules, and whether auditd was running. A kernel already immutable or in panic mode is refused: its
+    # settings cannot be put back, and a test must never run on it.
+    $settings = Get-KernelAuditSettings
+    foreach ($name in 'enabled', 'failure', 'rate_limit', 'backlog_limit', 'backlog_wait_time') {
+        if (-not $settings.ContainsKey($name)) { throw "auditctl -s did not report $name; cannot save the kernel's audit settings" }
+    }
+    if ($settings['enabled'] -eq '2') { throw 'This kernel''s audit configuration is immutable (enabled 2); nothing can load until it reboots.' }
+    if ($settings['failure'] -eq '2') { throw 'The kernel''s audit failure mode is 2 (panic); tests refuse to run on it.' }
+    Assert-SafeKernelLoad -Node
     $backup = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-etc-audit-$([guid]::NewGuid().ToString('n'))"
     & cp -a /etc/audit $backup
     if ($LASTEXITCODE -ne 0) { throw 'cannot back up /etc/audit' }
     return [pscustomobject]@{
         Backup = $backup
-        Settings = Get-KernelAuditSettings
+        Settings = $settings
         Rules = @(& auditctl -l)
         AuditdRunning = [bool](& pidof auditd)
     }
 }
 
 function Restore-NodeAuditState {
+    # Every step runs even when an earlier one failed; the failures are thrown together at the end, each naming
+    # its step and quoting auditctl.
     param([Parameter(Mandatory)] $State)
-    if (-not $State.AuditdRunning -and (& pidof auditd)) { & service auditd stop *> $null }
+    $failures = [System.Collections.Generic.List[string]]::new()
+    function Invoke-RestoreStep {
+        param([string] $What, [scriptblock] $Action)
+        try { & $Action } catch { $failures.Add("${What}: $($_.Exception.Message)") }
+    }
+    function Invoke-Auditctl {
+        param([string[]] $Arguments)
+        [AksAuditd.Tests.Shared.KernelLoadGuard]::AssertSafeCommand('auditctl', $Arguments)
+        $output = & auditctl @Arguments 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "auditctl $($Arguments -join ' ') exited $($LASTEXITCODE): $($output -join ' ')" }
+    }
+    Assert-SafeKernelLoad
+
+    Invoke-RestoreStep 'stopping auditd' {
+        if (-not $State.AuditdRunning -and (& pidof auditd)) {
+            $output = & service auditd stop 2>&1
+            if ($LASTEXITCODE -ne 0) { throw "service auditd stop exited $($LASTEXITCODE): $($output -join ' ')" }
+        }
+    }
     # The backup is checked to be ours before anything is touched, and deleted only after a complete copy: a
     # failed copy (a full disk, a bad state object) throws and keeps the backup, so nothing is lost. /etc/audit
     # itself stays in place (its contents are replaced), so mounts over it in other namespaces stay valid.
-    $backup = [string]$State.Backup
-    if (-not ($backup -match 'aks-auditd-etc-audit-[0-9a-f]{32}$' -and (Test-Path -LiteralPath (Join-Path $backup 'auditd.conf') -PathType Leaf))) {
-        throw "Refusing to restore /etc/audit from '$backup': it is not a backup made by Save-NodeAuditState"
+    Invoke-RestoreStep 'putting /etc/audit back' {
+        $backup = [string]$State.Backup
+        if (-not ($backup -match 'aks-auditd-etc-audit-[0-9a-f]{32}$' -and (Test-Path -LiteralPath (Join-Path $backup 'auditd.conf') -PathType Leaf))) {
+            throw "Refusing to restore /etc/audit from '$backup': it is not a backup made by Save-NodeAuditState"
+        }
+        Get-ChildItem -LiteralPath /etc/audit -Force | Remove-Item -Recurse -Force
+        & cp -a "$backup/." /etc/audit/
+        if ($LASTEXITCODE -ne 0) {
+            throw "Could not copy $backup back to /etc/audit; the backup is kept there: copy it back by hand (cp -a $backup/. /etc/audit/)"
+        }
+        & rm -rf -- $backup
     }
-    Get-ChildItem -LiteralPath /etc/audit -Force | Remove-Item -Recurse -Force
-    & cp -a "$backup/." /etc/audit/
-    if ($LASTEXITCODE -ne 0) {
-        throw "Could not copy $backup back to /etc/audit; the backup is kept there: copy it back by hand (cp -a $backup/. /etc/audit/)"
+    Invoke-RestoreStep 'deleting the kernel''s rules' { Invoke-Auditctl '-D' }
+    # Never -e 2 or -f 2: the guard refuses them, and Save-NodeAuditState refused a machine already in either.
+    Invoke-RestoreStep 'restoring failure' { Invoke-Auditctl '-f', $State.Settings['failure'] }
+    Invoke-RestoreStep 'restoring backlog_limit' { Invoke-Auditctl '-b', $State.Settings['backlog_limit'] }
+    Invoke-RestoreStep 'restoring backlog_wait_time' { Invoke-Auditctl '--backlog_wait_time', $State.Settings['backlog_wait_time'] }
+    Invoke-RestoreStep 'restoring rate_limit' { Invoke-Auditctl '-r', $State.Settings['rate_limit'] }
+    Invoke-RestoreStep 'loading the rules the kernel had before (auditctl -l)' {
+        $rules = @($State.Rules | Where-Object { $_ -and $_ -ne 'No rules' })
+        if ($rules.Count -gt 0) {
+            $file = [System.IO.Path]::GetTempFileName()
+            try {
+                [System.IO.File]::WriteAllLines($file, [string[]]$rules)
+                Invoke-Auditctl '-R', $file
+            }
+            finally { Remove-Item -LiteralPath $file -Force }
+        }
     }
-    & rm -rf -- $backup
-    & auditctl -D *> $null
-    # Never -e 2 or -f 2: only the values a test may restore.
-    if ($State.Settings['enabled'] -in '0', '1') { & auditctl -e $State.Settings['enabled'] *> $null }
-    if ($State.Settings['failure'] -in '0', '1') { & auditctl -f $State.Settings['failure'] *> $null }
-    & auditctl -b $State.Settings['backlog_limit'] *> $null
-    & auditctl --backlog_wait_time $State.Settings['backlog_wait_time'] *> $null
-    if ($State.Rules.Count -gt 0 -and $State.Rules[0] -ne 'No rules') {
-        $file = [System.IO.Path]::GetTempFileName()
-        [System.IO.File]::WriteAllLines($file, [string[]]$State.Rules)
-        & auditctl -R $file *> $null
-        Remove-Item $file
+    Invoke-RestoreStep 'restoring enabled' { Invoke-Auditctl '-e', $State.Settings['enabled'] }
+    if ($failures.Count -gt 0) {
+        throw "Restoring this machine's audit state failed in $($failures.Count) step(s): $($failures -join '; ')"
     }
 }
 

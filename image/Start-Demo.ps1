@@ -153,13 +153,15 @@ try {
         if ([Environment]::UserName -ne 'root' -or -not (Get-Command auditctl -ErrorAction SilentlyContinue)) {
             throw '-LoadKernel needs root and auditd (auditctl) on this machine.'
         }
-        $lock = Enter-KernelTestLock
-        $saved = Save-NodeAuditState
+        $lock = $null
+        $saved = $null
         $kernel = [pscustomobject]@{
             Root = $sandbox.Root; Node = '/'; RulesVolume = $sandbox.RulesVolume; PluginsVolume = (Join-Path $sandbox.Root 'node-plugins')
             Heartbeat = $sandbox.Heartbeat
         }
         try {
+            $lock = Enter-KernelTestLock
+            $saved = Save-NodeAuditState
             Write-ConfigMapVolume $sandbox.RulesVolume $update
             # This machine's own plugins stay as they are: the demo loads rules, it does not rewire auditd.
             $plugins = [ordered]@{}
@@ -177,9 +179,13 @@ try {
             & auditctl -l | Select-Object -First 6 | ForEach-Object { Write-Note $_ }
         }
         finally {
-            if ($run -and -not $run.Process.HasExited) { $null = Stop-Entrypoint $run }
-            Restore-NodeAuditState $saved
-            $lock.Dispose()
+            try {
+                if ($run -and -not $run.Process.HasExited) { $null = Stop-Entrypoint $run }
+                if ($saved) { Restore-NodeAuditState $saved }
+            }
+            finally {
+                if ($lock) { $lock.Dispose() }
+            }
         }
         Write-Note "restored: /etc/audit, the kernel's rules and settings, auditd $(if ($saved.AuditdRunning) { 'running' } else { 'stopped' })" -Color Green
     }

@@ -1,10 +1,14 @@
 using System.Management.Automation;
 using AksAuditd.Core.Configuration;
+using AksAuditd.Core.Host;
 using AksAuditd.Core.Logging;
 
 namespace AksAuditd.PowerShell;
 
-/// <summary>What every AksAuditd cmdlet shares: the log sink for Core services and typed error records.</summary>
+/// <summary>
+/// What every AksAuditd cmdlet shares: the log sink for Core services, the configuration, the node's host root,
+/// and the error records of work on the node.
+/// </summary>
 public abstract class AksAuditdCmdlet : PSCmdlet
 {
     private ILogSink? _log;
@@ -57,6 +61,61 @@ public abstract class AksAuditdCmdlet : PSCmdlet
             throw; // not reached: ThrowTerminatingError always throws
         }
     }
+
+    /// <summary>
+    /// The node's / as this process reaches it: -HostRoot resolved against the current location, else the configured
+    /// HostRoot (/node in the DaemonSet); without a trailing slash.
+    /// </summary>
+    internal string ResolveHostRoot(string? hostRoot, AksAuditdConfiguration? configuration = null)
+    {
+        var root = hostRoot is null
+            ? (configuration ?? LoadConfiguration()).HostRoot
+            : SessionState.Path.GetUnresolvedProviderPathFromPSPath(hostRoot);
+        return root.Length > 1 ? root.TrimEnd('/') : root;
+    }
+
+    /// <summary>The host command runner for the node at <paramref name="hostRoot"/>; the verbose stream says how it reaches the node.</summary>
+    internal HostCommandRunner NodeRunner(string hostRoot, string? detail = null)
+    {
+        var runner = HostCommandRunner.For(hostRoot, Log);
+        WriteVerbose($"Reaching the node at {hostRoot} through {runner.Mode}{detail}");
+        return runner;
+    }
+
+    /// <summary>How the node's kernel lists rules, for comparing rule text with it.</summary>
+    internal static IKernelRuleCanon RuleCanon(string hostRoot) => KernelRuleCanon.ForNode(hostRoot);
+
+    /// <summary>
+    /// Runs work on the node; what stops it as a whole (a host command that fails or times out, a distribution
+    /// without a supported package manager, a held package lock) becomes the terminating error every node cmdlet
+    /// reports for it, with the same id, category and target.
+    /// </summary>
+    internal T RunOnNode<T>(string hostRoot, Func<T> work)
+    {
+        try
+        {
+            return work();
+        }
+        catch (HostCommandException e)
+        {
+            ThrowTerminatingError(new ErrorRecord(e, e.TimedOut ? "HostCommandTimedOut" : "HostCommandFailed", ErrorCategory.InvalidResult, e.CommandLine));
+        }
+        catch (UnsupportedDistributionException e)
+        {
+            ThrowTerminatingError(new ErrorRecord(e, "UnsupportedDistribution", ErrorCategory.NotImplemented, hostRoot));
+        }
+        catch (PackageLockHeldException e)
+        {
+            ThrowTerminatingError(new ErrorRecord(e, "PackageLockHeld", ErrorCategory.ResourceBusy, e.LockPath ?? e.CommandLine));
+        }
+        throw new InvalidOperationException("not reached: ThrowTerminatingError always throws");
+    }
+
+    internal void RunOnNode(string hostRoot, Action work) => RunOnNode(hostRoot, () =>
+    {
+        work();
+        return true;
+    });
 
     internal void WriteError(Exception exception, string errorId, ErrorCategory category, object? target)
     {

@@ -52,12 +52,24 @@ public static class Program
         }
 
         var context = new BenchmarkContext(module, repo, Console.Out);
+        var failed = new List<string>();
         foreach (var benchmark in benchmarks)
         {
             context.Report($"== {benchmark.Name}");
-            benchmark.Run(context);
+            try
+            {
+                benchmark.Run(context);
+            }
+            catch (BenchmarkFailedException e)
+            {
+                context.Report($"FAILED {e.Message}");
+                failed.Add(benchmark.Name);
+            }
         }
 
-        return 0;
+        return failed.Count == 0 ? 0 : 1;
     }
 }
+
+/// <summary>A benchmark whose figures cannot be trusted (an event count that disagrees): the run exits non-zero.</summary>
+public sealed class BenchmarkFailedException(string message) : Exception(message);

@@ -36,6 +36,13 @@ public sealed class ModuleRunspace : IDisposable
         {
             throw new InvalidOperationException("Import-Module failed: " + result.Errors[0]);
         }
+
+        // Restart-Auditd and Install-Auditd load this machine's kernel: every call passes the kernel load guard first.
+        var guard = Invoke(AksAuditd.Tests.Shared.KernelLoadGuard.CmdletProxyScript);
+        if (guard.Errors.Count > 0)
+        {
+            throw new InvalidOperationException("Putting the kernel load guard in front of the node cmdlets failed: " + guard.Errors[0]);
+        }
     }
 
     /// <summary>out/AksAuditd under the repository (AKSAUDITD_MODULE overrides it).</summary>

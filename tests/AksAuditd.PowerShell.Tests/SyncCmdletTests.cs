@@ -225,4 +225,39 @@ public sealed class SyncCmdletTests : IDisposable
         Assert.Empty(ok.AllErrors);
         Assert.True(File.Exists(Path.Combine(Target, "syslog.conf")));
     }
+
+    [Fact]
+    public void WithoutAnAllowListAShellPluginIsRefusedEvenWithAnEmptyVariable()
+    {
+        // The review's reproduction: no allowedPluginPaths (as in the Go tool's configs) let /bin/sh through.
+        File.WriteAllText(Path.Combine(Source, "pwn.conf"), "active = yes\ndirection = out\npath = /bin/sh\ntype = always\nargs = -c id>/tmp/pwn\n");
+        using var shell = new ModuleRunspace(new Dictionary<string, string?> { ["AA_CONFIG_FILE"] = "/nonexistent/config.yaml", ["AA_ALLOWED_PLUGIN_PATHS"] = "" });
+
+        var result = shell.Invoke("param($s, $t, $st) Sync-AuditPlugins -SourcePath $s -TargetPath $t -StatePath $st", Paths);
+
+        var error = Assert.Single(result.AllErrors);
+        Assert.Equal("PluginPathNotAllowed,AksAuditd.PowerShell.Commands.SyncAuditPluginsCommand", error.FullyQualifiedErrorId);
+        Assert.Equal(Path.Combine(Source, "pwn.conf") + ":3", error.TargetObject);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Target));
+    }
+
+    [Fact]
+    public void ImmutableRulesNeedConsentFromTheConfiguration()
+    {
+        File.WriteAllText(Path.Combine(Source, "99-finalize.rules"), "-w /etc/passwd -p wa\n-e 2\n");
+        using (var refused = new ModuleRunspace(new Dictionary<string, string?> { ["AA_CONFIG_FILE"] = "/nonexistent/config.yaml", ["AA_ALLOW_IMMUTABLE"] = null }))
+        {
+            var result = refused.Invoke("param($s, $t, $st) Sync-AuditRules -SourcePath $s -TargetPath $t -StatePath $st", Paths);
+
+            var error = Assert.Single(result.AllErrors);
+            Assert.Equal("IrreversibleSettingNotAllowed,AksAuditd.PowerShell.Commands.SyncAuditRulesCommand", error.FullyQualifiedErrorId);
+            Assert.Equal(Path.Combine(Source, "99-finalize.rules") + ":2", error.TargetObject);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(Target));
+        }
+
+        using var allowed = new ModuleRunspace(new Dictionary<string, string?> { ["AA_CONFIG_FILE"] = "/nonexistent/config.yaml", ["AA_ALLOW_IMMUTABLE"] = "true" });
+        var synced = allowed.Invoke("param($s, $t, $st) Sync-AuditRules -SourcePath $s -TargetPath $t -StatePath $st", Paths);
+        Assert.DoesNotContain(synced.AllErrors, e => e.FullyQualifiedErrorId.StartsWith("IrreversibleSetting", StringComparison.Ordinal));
+        Assert.True(File.Exists(Path.Combine(Target, "99-finalize.rules")));
+    }
 }

@@ -6,7 +6,9 @@ namespace AksAuditd.Tests.Shared;
 /// This machine's real auditd and kernel audit state, held under the machine-wide kernel test lock and put back
 /// exactly on Dispose: /etc/audit, the kernel's rules and settings, and a stopped daemon. Plain processes only,
 /// so both test projects (one of them never loads Core) share it. Never loads -e 2 or -f 2: it refuses to start
-/// when either is already set, and restores only the values it read.
+/// when either is already set, every command it runs passes <see cref="KernelLoadGuard"/> first, and it restores
+/// only the values it read. Each restore step runs even when an earlier one failed; the failures are reported
+/// together once the lock is released.
 /// </summary>
 public sealed partial class MachineAudit : IDisposable
 {
@@ -17,6 +19,7 @@ public sealed partial class MachineAudit : IDisposable
     private readonly KernelTestLock _lock;
     private readonly string _savedEtc;
     private readonly Dictionary<string, string> _before;
+    private readonly string[] _rulesBefore;
     private readonly List<string> _scratch = new();
 
     public MachineAudit()
@@ -40,6 +43,8 @@ public sealed partial class MachineAudit : IDisposable
                 throw new InvalidOperationException($"PID {_before["pid"]} already holds the kernel's audit PID; stop it before running the node tests.");
             }
 
+            _rulesBefore = Auditctl("-l").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Where(l => l.Trim() != "No rules").ToArray();
             _savedEtc = Directory.CreateTempSubdirectory("aks-auditd-etc-audit-").FullName;
             Copy("/etc/audit", _savedEtc);
         }
@@ -60,6 +65,8 @@ public sealed partial class MachineAudit : IDisposable
 
     public void StartAuditd()
     {
+        // Starting auditd loads rules.d (the init script runs augenrules): checked first.
+        KernelLoadGuard.AssertSafeNode();
         Run("service", "auditd", "start");
         for (var i = 0; i < 100; i++)
         {
@@ -74,7 +81,12 @@ public sealed partial class MachineAudit : IDisposable
         throw new InvalidOperationException("auditd did not register with the kernel within 10 s");
     }
 
-    public string Auditctl(params string[] arguments) => Run("auditctl", arguments);
+    /// <summary>auditctl on this machine, after <see cref="KernelLoadGuard"/> checked its arguments.</summary>
+    public string Auditctl(params string[] arguments)
+    {
+        KernelLoadGuard.AssertSafeCommand("auditctl", arguments);
+        return Run("auditctl", arguments);
+    }
 
     /// <summary><c>auditctl -s</c> as key and first value.</summary>
     public Dictionary<string, string> Status() =>
@@ -89,30 +101,73 @@ public sealed partial class MachineAudit : IDisposable
 
     public void Dispose()
     {
+        var failures = new List<Exception>();
+        void Step(string what, Action action)
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception e)
+            {
+                failures.Add(new InvalidOperationException($"Restoring this machine's audit state: {what} failed: {e.Message}", e));
+            }
+        }
+
         try
         {
-            Run(new[] { 0, 1 }, "service", "auditd", "stop");
-            Run("auditctl", "-D");
-            foreach (var directory in new[] { RulesDirectory, PluginsDirectory })
+            Step("stopping auditd", () => Run(new[] { 0, 1 }, "service", "auditd", "stop"));
+            Step("deleting the kernel's rules (auditctl -D)", () => Run("auditctl", "-D"));
+            Step("putting /etc/audit back", () =>
             {
-                foreach (var file in Directory.EnumerateFiles(directory))
+                foreach (var directory in new[] { RulesDirectory, PluginsDirectory })
+                {
+                    foreach (var file in Directory.EnumerateFiles(directory))
+                    {
+                        File.Delete(file);
+                    }
+                }
+
+                Copy(_savedEtc, "/etc/audit");
+                // Deleted only after a complete copy: a failed one keeps the backup for a hand restore.
+                Directory.Delete(_savedEtc, recursive: true);
+            });
+            Step("restoring backlog_limit", () => Auditctl("-b", _before["backlog_limit"]));
+            Step("restoring backlog_wait_time", () => Auditctl("--backlog_wait_time", _before["backlog_wait_time"]));
+            Step("restoring failure", () => Auditctl("-f", _before["failure"]));
+            Step("restoring rate_limit", () => Auditctl("-r", _before["rate_limit"]));
+            Step("loading the rules the kernel had before (auditctl -l)", () =>
+            {
+                if (_rulesBefore.Length == 0)
+                {
+                    return;
+                }
+
+                var file = Path.GetTempFileName();
+                try
+                {
+                    File.WriteAllLines(file, _rulesBefore);
+                    Auditctl("-R", file);
+                }
+                finally
                 {
                     File.Delete(file);
                 }
-            }
-
-            Copy(_savedEtc, "/etc/audit");
-            Directory.Delete(_savedEtc, recursive: true);
-            Run("auditctl", "-b", _before["backlog_limit"], "--backlog_wait_time", _before["backlog_wait_time"], "-f", _before["failure"], "-r", _before["rate_limit"]);
-            Run("auditctl", "-e", _before["enabled"]);
+            });
+            Step("restoring enabled", () => Auditctl("-e", _before["enabled"]));
             foreach (var path in _scratch)
             {
-                Directory.Delete(path, recursive: true);
+                Step($"removing {path}", () => Directory.Delete(path, recursive: true));
             }
         }
         finally
         {
             _lock.Dispose();
+        }
+
+        if (failures.Count > 0)
+        {
+            throw new AggregateException($"Restoring this machine's audit state failed in {failures.Count} step(s); /etc/audit's backup is kept at {_savedEtc} when it was not copied back.", failures);
         }
     }
 

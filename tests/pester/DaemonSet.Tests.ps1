@@ -347,11 +347,14 @@ Describe 'The entrypoint from the image layout' {
 
 Describe 'The entrypoint on this machine''s real kernel' {
     It 'loads a changed rule set into the kernel within two poll intervals (HostRoot /)' {
-        $lock = Enter-KernelTestLock
-        $saved = Save-NodeAuditState
+        $lock = $null
+        $saved = $null
         $root = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-kernel-$([guid]::NewGuid().ToString('n'))"
         $run = $null
         try {
+            # Inside the try: a failure to save still releases the lock, and nothing is restored that was not saved.
+            $lock = Enter-KernelTestLock
+            $saved = Save-NodeAuditState
             $sandbox = [pscustomobject]@{
                 Root = $root
                 Node = '/'
@@ -385,10 +388,14 @@ Describe 'The entrypoint on this machine''s real kernel' {
             @($log | Where-Object level -in 'error', 'fatal') | Should -BeNullOrEmpty
         }
         finally {
-            if ($run -and -not $run.Process.HasExited) { $null = Stop-Entrypoint $run }
-            Restore-NodeAuditState $saved
-            Remove-Item -LiteralPath $root -Recurse -Force -ErrorAction SilentlyContinue
-            $lock.Dispose()
+            try {
+                if ($run -and -not $run.Process.HasExited) { $null = Stop-Entrypoint $run }
+                if ($saved) { Restore-NodeAuditState $saved }
+                Remove-Item -LiteralPath $root -Recurse -Force -ErrorAction SilentlyContinue
+            }
+            finally {
+                if ($lock) { $lock.Dispose() }
+            }
         }
         (& auditctl -l) | Should -Not -Match 'aks_auditd_test'
     }

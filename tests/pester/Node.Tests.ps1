@@ -1,6 +1,11 @@
 # The node cmdlets as a user meets them: the exact command plan per distribution, errors, typed status.
 BeforeAll {
     Import-Module (Join-Path $env:AKSAUDITD_MODULE 'AksAuditd.psd1') -Force
+    # Restart-Auditd and Install-Auditd behind the kernel load guard (tests/Shared/KernelLoadGuard.cs): they refuse
+    # to load -e 2, -f 2 or --loginuid-immutable into this machine's kernel, whatever a test wrote.
+    . (Join-Path $PSScriptRoot '../../image/Sandbox.ps1')
+    Import-KernelTestType
+    . ([scriptblock]::Create([AksAuditd.Tests.Shared.KernelLoadGuard]::CmdletProxyScript))
     $script:OsRelease = Join-Path $PSScriptRoot '../AksAuditd.Core.Tests/Host/OsRelease'
 
     function New-NodeRoot([string] $Fixture) {
@@ -80,13 +85,7 @@ Describe 'Get-AuditdStatus' {
 }
 
 Describe 'Get-AuditRuleDrift -Kernel' {
-    BeforeAll {
-        if (-not ('AksAuditd.Tests.Shared.MachineAudit' -as [type])) {
-            $usings = Join-Path $TestDrive 'GlobalUsings.cs'
-            Set-Content $usings ('System', 'System.Collections.Generic', 'System.IO', 'System.Linq', 'System.Threading' | ForEach-Object { "global using $_;" })
-            Add-Type -Path $usings, (Join-Path $PSScriptRoot '../Shared/KernelTestLock.cs'), (Join-Path $PSScriptRoot '../Shared/MachineAudit.cs')
-        }
-    }
+    # MachineAudit (tests/Shared) was compiled with the kernel load guard by Import-KernelTestType, above.
 
     It 'reports a rule loaded by hand as Unexpected and leaves the kernel as it was' {
         (Get-Command Get-AuditRuleDrift).ParameterSets.Name | Should -Contain 'Kernel'
@@ -115,15 +114,9 @@ Describe 'Get-AuditRuleDrift -Kernel' {
 }
 
 Describe 'Restart-Auditd on this machine''s kernel' {
-    BeforeAll {
-        # tests/Shared/MachineAudit.cs, as the xUnit tests use it: the kernel test lock, and /etc/audit, the kernel's
-        # rules and settings and a stopped auditd put back on Dispose. It never loads -e 2 or -f 2.
-        $usings = Join-Path $TestDrive 'GlobalUsings.cs'
-        Set-Content $usings ('System', 'System.Collections.Generic', 'System.IO', 'System.Linq', 'System.Threading' | ForEach-Object { "global using $_;" })
-        if (-not ('AksAuditd.Tests.Shared.MachineAudit' -as [type])) {
-            Add-Type -Path $usings, (Join-Path $PSScriptRoot '../Shared/KernelTestLock.cs'), (Join-Path $PSScriptRoot '../Shared/MachineAudit.cs')
-        }
-    }
+    # tests/Shared/MachineAudit.cs, as the xUnit tests use it (compiled by Import-KernelTestType, above): the
+    # kernel test lock, and /etc/audit, the kernel's rules and settings and a stopped auditd put back on Dispose.
+    # It never loads -e 2 or -f 2.
 
     It 'reports a rule the kernel rejects as RuleRejected at its file and line and puts rules.d and the kernel back' {
         $machine = [AksAuditd.Tests.Shared.MachineAudit]::new()

@@ -3,12 +3,7 @@ namespace AksAuditd.Core.Audit;
 /// <summary>Numbers of the kernel's audit ABI (linux/audit.h) that the rule emulation uses.</summary>
 internal static class AuditConstants
 {
-    // Filter lists (rule flags).
-    public const int FilterUser = 0x00;
-    public const int FilterTask = 0x01;
-    public const int FilterExit = 0x04;
-    public const int FilterExclude = 0x05;
-    public const int FilterFs = 0x06;
+    // auditctl's rule flags: a filter list (AuditFilterList) in the low bits, and these.
     public const int FilterMask = 0x07;
     public const int FilterUnset = 0x80;
     public const int FilterPrepend = 0x10;
@@ -37,58 +32,6 @@ internal static class AuditConstants
     public const uint OpLessOrEqual = OpLessThan | OpEqual;
     public const uint OpGreaterOrEqual = OpGreaterThan | OpEqual;
 
-    // Fields.
-    public const int Pid = 0;
-    public const int Uid = 1;
-    public const int Euid = 2;
-    public const int Suid = 3;
-    public const int Fsuid = 4;
-    public const int Gid = 5;
-    public const int Egid = 6;
-    public const int Sgid = 7;
-    public const int Fsgid = 8;
-    public const int LoginUid = 9;
-    public const int Pers = 10;
-    public const int Arch = 11;
-    public const int MsgType = 12;
-    public const int SubjUser = 13;
-    public const int SubjRole = 14;
-    public const int SubjType = 15;
-    public const int SubjSen = 16;
-    public const int SubjClr = 17;
-    public const int Ppid = 18;
-    public const int ObjUser = 19;
-    public const int ObjRole = 20;
-    public const int ObjType = 21;
-    public const int ObjLevLow = 22;
-    public const int ObjLevHigh = 23;
-    public const int LoginUidSet = 24;
-    public const int SessionId = 25;
-    public const int FsType = 26;
-    public const int DevMajor = 100;
-    public const int DevMinor = 101;
-    public const int Inode = 102;
-    public const int Exit = 103;
-    public const int Success = 104;
-    public const int Watch = 105;
-    public const int Perm = 106;
-    public const int Dir = 107;
-    public const int FileType = 108;
-    public const int ObjUid = 109;
-    public const int ObjGid = 110;
-    public const int FieldCompare = 111;
-    public const int Exe = 112;
-    public const int SaddrFam = 113;
-    public const int Arg0 = 200;
-    public const int Arg3 = 203;
-    public const int FilterKey = 210;
-
-    // Permission bits of the perm field.
-    public const uint PermExec = 1;
-    public const uint PermWrite = 2;
-    public const uint PermRead = 4;
-    public const uint PermAttr = 8;
-
     public const uint ArchBit64 = 0x80000000;
     public const uint SfmtMask = 0xF000; // S_IFMT
 
@@ -103,12 +46,15 @@ internal static class AuditConstants
     public const int MachAarch64 = 9;
     public const int MachPpc64le = 10;
 
-    public static bool IsStringField(int field) =>
-        (field >= SubjUser && field <= ObjLevHigh && field != Ppid) || field is Watch or Dir or FilterKey or Exe;
+    public static bool IsStringField(AuditField field) =>
+        (field >= AuditField.SubjUser && field <= AuditField.ObjLevHigh && field != AuditField.Ppid)
+        || field is AuditField.Watch or AuditField.Dir or AuditField.FilterKey or AuditField.Exe;
 
-    public static bool IsUidField(int field) => field is Uid or Euid or Suid or Fsuid or LoginUid or ObjUid;
+    public static bool IsUidField(AuditField field) =>
+        field is AuditField.Uid or AuditField.Euid or AuditField.Suid or AuditField.Fsuid or AuditField.LoginUid or AuditField.ObjUid;
 
-    public static bool IsGidField(int field) => field is Gid or Egid or Sgid or Fsgid or ObjGid;
+    public static bool IsGidField(AuditField field) =>
+        field is AuditField.Gid or AuditField.Egid or AuditField.Sgid or AuditField.Fsgid or AuditField.ObjGid;
 
     public static string OperatorSymbol(uint op) => op switch
     {
@@ -122,4 +68,69 @@ internal static class AuditConstants
         OpGreaterOrEqual => ">=",
         _ => "?",
     };
+}
+
+/// <summary>
+/// The rule field numbers of the kernel's audit ABI (AUDIT_PID ... AUDIT_FILTERKEY in linux/audit.h) that the rule
+/// emulation checks by name; libaudit's names for every field number are in the generated LibauditTables.Fields.
+/// </summary>
+internal enum AuditField
+{
+    Pid = 0,
+    Uid = 1,
+    Euid = 2,
+    Suid = 3,
+    Fsuid = 4,
+    Gid = 5,
+    Egid = 6,
+    Sgid = 7,
+    Fsgid = 8,
+    LoginUid = 9,
+    Pers = 10,
+    Arch = 11,
+    MsgType = 12,
+    SubjUser = 13,
+    SubjRole = 14,
+    SubjType = 15,
+    SubjSen = 16,
+    SubjClr = 17,
+    Ppid = 18,
+    ObjUser = 19,
+    ObjRole = 20,
+    ObjType = 21,
+    ObjLevLow = 22,
+    ObjLevHigh = 23,
+    LoginUidSet = 24,
+    SessionId = 25,
+    FsType = 26,
+    DevMajor = 100,
+    DevMinor = 101,
+    Inode = 102,
+    Exit = 103,
+    Success = 104,
+    Watch = 105,
+    Perm = 106,
+    Dir = 107,
+    FileType = 108,
+    ObjUid = 109,
+    ObjGid = 110,
+    FieldCompare = 111,
+    Exe = 112,
+    SaddrFam = 113,
+    Arg0 = 200,
+    Arg3 = 203,
+    FilterKey = 210,
+}
+
+/// <summary>The kernel's filter lists (AUDIT_FILTER_*), as -a list,action names them; libaudit's names are in LibauditTables.Lists.</summary>
+internal enum AuditFilterList
+{
+    User = 0x00,
+    Task = 0x01,
+    Exit = 0x04,
+    Exclude = 0x05,
+    Filesystem = 0x06,
+
+    /// <summary>AUDIT_FILTER_UNSET: no list given yet.</summary>
+    Unset = 0x80,
 }

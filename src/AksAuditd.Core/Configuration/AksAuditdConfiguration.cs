@@ -49,7 +49,7 @@ public sealed class AksAuditdConfiguration
 
     public required bool AllowEmptySource { get; init; }
 
-    /// <summary>Plugin executables a plugins ConfigMap may name; empty means any absolute path.</summary>
+    /// <summary>Plugin programs a plugins ConfigMap may name; empty means the audit package's own programs, <c>*</c> any program.</summary>
     public required IReadOnlyList<string> AllowedPluginPaths { get; init; }
 
     /// <summary>Where the loop serves /metrics, /healthz and /readyz (<c>:9877</c>: every address); null when off.</summary>
@@ -57,6 +57,12 @@ public sealed class AksAuditdConfiguration
 
     /// <summary>Whether the loop writes its Node's conditions and Events to the Kubernetes API (the fleet-status component).</summary>
     public bool NodeStatus { get; init; }
+
+    /// <summary>A rules source may contain <c>-e 2</c> (immutable until reboot), as its last rule.</summary>
+    public bool AllowImmutable { get; init; }
+
+    /// <summary>A rules source may contain <c>-f 2</c> (kernel panic when audit records are lost).</summary>
+    public bool AllowPanic { get; init; }
 
     /// <summary>The file that was read, or would have been read had it existed.</summary>
     public required string ConfigFile { get; init; }

@@ -1,4 +1,5 @@
 using AksAuditd.Core.Logging;
+using AksAuditd.Core.Sync;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -31,7 +32,12 @@ public sealed class ConfigurationLoader
         new("AllowedPluginPaths", "AA_ALLOWED_PLUGIN_PATHS", "allowedPluginPaths", string.Empty),
         new("MetricsAddress", "AA_METRICS_ADDRESS", "metricsAddress", ":9877"),
         new("NodeStatus", "AA_NODE_STATUS", "nodeStatus", "false"),
+        new("AllowImmutable", "AA_ALLOW_IMMUTABLE", "allowImmutable", "false"),
+        new("AllowPanic", "AA_ALLOW_PANIC", "allowPanic", "false"),
     };
+
+    /// <summary>Settings whose empty environment value counts as unset, so that it never widens what the file allows.</summary>
+    private static readonly HashSet<string> EmptyEnvironmentIsUnset = new(StringComparer.Ordinal) { "AllowedPluginPaths" };
 
     private readonly Func<string, string?> _environment;
 
@@ -56,6 +62,11 @@ public sealed class ConfigurationLoader
         foreach (var setting in Settings)
         {
             var env = _environment(setting.EnvironmentVariable);
+            if (env is not null && string.IsNullOrWhiteSpace(env) && EmptyEnvironmentIsUnset.Contains(setting.Name))
+            {
+                env = null;
+            }
+
             if (env is not null)
             {
                 raw[setting.Name] = new RawSetting(env, ConfigurationSource.Environment, setting.EnvironmentVariable, null);
@@ -93,9 +104,11 @@ public sealed class ConfigurationLoader
             StateDirectory = ParseAbsolutePath("StateDirectory", raw["StateDirectory"]),
             SyncMode = ParseSyncMode(raw["SyncMode"]),
             AllowEmptySource = ParseBoolean("AllowEmptySource", raw["AllowEmptySource"]),
-            AllowedPluginPaths = ParsePathList("AllowedPluginPaths", raw["AllowedPluginPaths"]),
             MetricsAddress = ParseListenAddress("MetricsAddress", raw["MetricsAddress"]),
             NodeStatus = ParseBoolean("NodeStatus", raw["NodeStatus"]),
+            AllowedPluginPaths = ParsePluginAllowList(raw["AllowedPluginPaths"], warnings),
+            AllowImmutable = ParseBoolean("AllowImmutable", raw["AllowImmutable"]),
+            AllowPanic = ParseBoolean("AllowPanic", raw["AllowPanic"]),
             ConfigFile = configFile,
             ConfigFileFound = found,
             Source = raw.ToDictionary(p => p.Key, p => p.Value.Source, StringComparer.Ordinal),
@@ -127,25 +140,65 @@ public sealed class ConfigurationLoader
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
+    /// <summary>The largest config.yaml read; a settings file is a few hundred bytes.</summary>
+    public const int MaxConfigFileBytes = 64 * 1024;
+
+    /// <summary>The deepest nesting of YAML collections read: YamlDotNet's node model recurses once per level, with no limit of its own.</summary>
+    public const int MaxConfigDepth = 64;
+
+    /// <summary>The shortest poll interval: the loop re-reads the ConfigMaps and the node's files every poll.</summary>
+    public static readonly TimeSpan MinPollInterval = TimeSpan.FromSeconds(1);
+
     private static Dictionary<string, RawSetting> ReadFile(string file, List<string> warnings, out bool found)
     {
         var values = new Dictionary<string, RawSetting>(StringComparer.Ordinal);
-        found = File.Exists(file);
+        FileIdentity identity;
+        try
+        {
+            identity = LinuxNodeFileSystem.Instance.Stat(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException($"Config file {file} cannot be read: {e.Message}", origin: file, inner: e);
+        }
+
+        found = identity.Exists;
         if (!found)
         {
-            if (Directory.Exists(file))
-            {
-                throw new ConfigurationException($"Config file {file} is a directory, not a YAML file.", origin: file);
-            }
-
             return values;
+        }
+
+        if (identity.Type == NodeFileType.Directory)
+        {
+            throw new ConfigurationException($"Config file {file} is a directory, not a YAML file.", origin: file);
+        }
+
+        if (identity.Type != NodeFileType.Regular)
+        {
+            // A FIFO or a device would block the reader, or never end.
+            throw new ConfigurationException($"Config file {file} is not a regular file (a FIFO, socket or device); it must be a YAML file.", origin: file);
+        }
+
+        string text;
+        try
+        {
+            text = System.Text.Encoding.UTF8.GetString(LinuxNodeFileSystem.Instance.Read(file, MaxConfigFileBytes));
+        }
+        catch (FileTooLargeException e)
+        {
+            throw new ConfigurationException(
+                $"Config file {file} is {e.Size} bytes; the limit is {MaxConfigFileBytes} bytes (64 KiB).", origin: file, inner: e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException($"Config file {file} cannot be read: {e.Message}", origin: file, inner: e);
         }
 
         var yaml = new YamlStream();
         try
         {
-            using var reader = new StreamReader(file);
-            yaml.Load(reader);
+            CheckDepth(file, text);
+            yaml.Load(new StringReader(text));
         }
         catch (YamlException e)
         {
@@ -153,10 +206,6 @@ public sealed class ConfigurationLoader
                 $"Config file {file} is not valid YAML at line {e.Start.Line}, column {e.Start.Column}: {e.Message}",
                 origin: $"{file}:{e.Start.Line}:{e.Start.Column}",
                 inner: e);
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            throw new ConfigurationException($"Config file {file} cannot be read: {e.Message}", origin: file, inner: e);
         }
 
         if (yaml.Documents.Count == 0 || yaml.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
@@ -202,6 +251,32 @@ public sealed class ConfigurationLoader
         return values;
     }
 
+    /// <summary>Walks the parser's events (no recursion) and stops at the first collection nested too deep.</summary>
+    private static void CheckDepth(string file, string text)
+    {
+        var parser = new Parser(new StringReader(text));
+        var depth = 0;
+        while (parser.MoveNext())
+        {
+            switch (parser.Current)
+            {
+                case YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart:
+                    if (++depth > MaxConfigDepth)
+                    {
+                        var at = parser.Current.Start;
+                        throw new ConfigurationException(
+                            $"Config file {file} nests collections more than {MaxConfigDepth} levels deep (line {at.Line}, column {at.Column}).",
+                            origin: $"{file}:{at.Line}:{at.Column}");
+                    }
+
+                    break;
+                case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd:
+                    depth--;
+                    break;
+            }
+        }
+    }
+
     private static LogLevel ParseLogLevel(RawSetting raw, List<string> warnings)
     {
         if (TryParseLogLevel(raw.Value, out var level))
@@ -242,9 +317,9 @@ public sealed class ConfigurationLoader
             throw Invalid("PollInterval", raw, $"{error}; use Go duration syntax such as 30s, 1m30s or 500ms");
         }
 
-        if (interval <= TimeSpan.Zero)
+        if (interval < MinPollInterval)
         {
-            throw Invalid("PollInterval", raw, "the poll interval must be greater than zero");
+            throw Invalid("PollInterval", raw, "the poll interval must be at least 1s");
         }
 
         return interval;
@@ -283,15 +358,25 @@ public sealed class ConfigurationLoader
         };
     }
 
-    private static IReadOnlyList<string> ParsePathList(string name, RawSetting raw)
+    /// <summary>Absolute paths, builtin_af_unix, or * (any program, warned about at every start); none is the audit package's programs.</summary>
+    private static IReadOnlyList<string> ParsePluginAllowList(RawSetting raw, List<string> warnings)
     {
-        var items = raw.List ?? raw.Value.Split(new[] { ',', ':' }, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        const string name = "AllowedPluginPaths";
+        var items = (raw.List ?? raw.Value.Split(new[] { ',', ':' }, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Where(i => !string.IsNullOrWhiteSpace(i)).Select(i => i.Trim()).ToArray();
         foreach (var item in items)
         {
-            if (!item.StartsWith('/'))
+            if (item != PluginAllowList.AnyProgram && !item.StartsWith('/') && !item.Equals("builtin_af_unix", StringComparison.OrdinalIgnoreCase))
             {
-                throw Invalid(name, raw with { Value = item }, "each entry must be an absolute path");
+                throw Invalid(name, raw with { Value = item }, "each entry must be an absolute path, builtin_af_unix, or * for any program");
             }
+        }
+
+        if (items.Contains(PluginAllowList.AnyProgram))
+        {
+            warnings.Add(
+                $"AllowedPluginPaths is * (from {raw.Origin}): a plugins ConfigMap may run ANY program as root on every node. " +
+                "List the plugin programs instead (the default allows only the audit package's own).");
         }
 
         return items;

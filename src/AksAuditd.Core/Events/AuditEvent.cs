@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using AksAuditd.Core.Audit;
@@ -28,6 +29,7 @@ public sealed class AuditEvent
     private string? _executable;
     private string? _command;
     private string? _processTitle;
+    private string? _text;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal AuditEvent(AuditRecord first)
@@ -96,17 +98,23 @@ public sealed class AuditEvent
 
     internal int Milliseconds { get; }
 
-    /// <summary>The event as <c>ausearch -i</c> prints it: a separator line, then its records last to first.</summary>
-    public override string ToString()
-    {
-        var builder = new StringBuilder("----");
-        for (var i = _records.Count - 1; i >= 0; i--)
-        {
-            builder.AppendLine().Append(_records[i]);
-        }
+    /// <summary>The system call name, or the first record's type for an event that is not a system call (the table's Type column).</summary>
+    public string Kind => Syscall ?? _records[0].Type;
 
-        return builder.ToString();
-    }
+    /// <summary>"yes" or "no" as ausearch writes success=, or null when the event says neither (the table's Success column).</summary>
+    public string? Result => Success switch { true => "yes", false => "no", null => null };
+
+    /// <summary>
+    /// What the event is about in one line: the command line, else the program, else the first six fields of its
+    /// first record (a user-space or daemon message).
+    /// </summary>
+    public string Description => ProcessTitle ?? Executable ?? FirstFields(_records[0], 6);
+
+    /// <summary>
+    /// The event as <c>ausearch -i</c> prints it: a separator line, then its records last to first. Built once, when
+    /// first asked for; the default view prints it.
+    /// </summary>
+    public override string ToString() => _text ??= BuildText();
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void Add(AuditRecord record) => _records.Add(record);
@@ -155,16 +163,10 @@ public sealed class AuditEvent
         if (subject.Type == "SYSCALL")
         {
             _syscall = subject.GetInterpreted("syscall");
-            _success = subject.GetRaw("success") switch { "yes" => true, "no" => false, _ => null };
             _exit = long.TryParse(subject.GetRaw("exit"), out var exit) ? exit : null;
         }
 
-        _success ??= subject.GetRaw("res")?.Trim('\'') switch
-        {
-            "success" or "yes" or "1" => true,
-            "failed" or "no" or "0" => false,
-            _ => null,
-        };
+        _success = SuccessOf(subject);
         _processId = int.TryParse(subject.GetRaw("pid"), out var pid) ? pid : null;
         _parentProcessId = int.TryParse(subject.GetRaw("ppid"), out var ppid) ? ppid : null;
         _user = subject.GetInterpreted("uid");
@@ -174,6 +176,55 @@ public sealed class AuditEvent
         _processTitle = FindRecord("PROCTITLE")?.GetInterpreted("proctitle");
         _summarized = true;
         return this;
+    }
+
+    /// <summary>Whether the record that speaks for an event (its SYSCALL, else its first) says it succeeded; see <see cref="Success"/>.</summary>
+    internal static bool? SuccessOf(AuditRecord subject)
+    {
+        bool? success = null;
+        if (subject.Type == "SYSCALL")
+        {
+            success = subject.GetRaw("success") switch { "yes" => true, "no" => false, _ => null };
+        }
+
+        return success ?? subject.GetRaw("res")?.Trim('\'') switch
+        {
+            "success" or "yes" or "1" => true,
+            "failed" or "no" or "0" => false,
+            _ => null,
+        };
+    }
+
+    private static string FirstFields(AuditRecord record, int count)
+    {
+        var fields = record.Fields;
+        var builder = new StringBuilder();
+        for (var i = 0; i < fields.Count && i < count; i++)
+        {
+            builder.Append(i == 0 ? string.Empty : " ").Append(fields[i].Name).Append('=').Append(fields[i].Interpreted);
+        }
+
+        return builder.ToString();
+    }
+
+    private string BuildText()
+    {
+        // Every record of the event has the same time stamp and serial, so that part of the line is written once.
+        var stamp = string.Create(CultureInfo.InvariantCulture, $" msg=audit({Timestamp:yyyy-MM-dd HH:mm:ss.fff}:{Serial}) :");
+        var length = 4;
+        foreach (var record in _records)
+        {
+            length += record.Line.Length + 64;
+        }
+
+        var builder = new StringBuilder("----", length);
+        for (var i = _records.Count - 1; i >= 0; i--)
+        {
+            builder.Append('\n');
+            _records[i].AppendInterpreted(builder, stamp);
+        }
+
+        return builder.ToString();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -10,13 +10,23 @@ namespace AksAuditd.Core.Events;
 internal sealed class AuditEventGrouper
 {
     private readonly long _timeoutSeconds;
+    private readonly Predicate<AuditRecord>? _rejectsAtStart;
     private readonly PendingIndex _building = new();
     private readonly List<Pending> _ordered = new();
     private int _head;
     private long _oldestBuildingSecond = long.MaxValue;
     private Pending? _last;
 
-    public AuditEventGrouper(int endOfEventTimeoutSeconds) => _timeoutSeconds = Math.Max(0, endOfEventTimeoutSeconds);
+    /// <param name="endOfEventTimeoutSeconds">auditd's end_of_event_timeout.</param>
+    /// <param name="rejectsAtStart">
+    /// True for an event's first record when that record alone shows the event is not wanted: the event is still
+    /// grouped, so its later records are recognised, but they are not kept and the event is never handed out.
+    /// </param>
+    public AuditEventGrouper(int endOfEventTimeoutSeconds, Predicate<AuditRecord>? rejectsAtStart = null)
+    {
+        _timeoutSeconds = Math.Max(0, endOfEventTimeoutSeconds);
+        _rejectsAtStart = rejectsAtStart;
+    }
 
     /// <summary>Events still waiting for records.</summary>
     public int BuildingCount => _building.Count;
@@ -47,7 +57,7 @@ internal sealed class AuditEventGrouper
             return false;
         }
 
-        pending = new Pending(key, new AuditEvent(record));
+        pending = new Pending(key, new AuditEvent(record)) { Rejected = _rejectsAtStart?.Invoke(record) == true };
         _last = pending;
         Insert(pending);
         _building.Add(pending);
@@ -57,12 +67,48 @@ internal sealed class AuditEventGrouper
             Complete(pending);
         }
 
-        if (_oldestBuildingSecond + _timeoutSeconds <= record.Seconds)
+        AdvanceClock(record.Seconds, ready);
+        return true;
+    }
+
+    /// <summary>
+    /// True when the record belongs to an event already rejected by its first record: the record is not needed, and
+    /// the caller need not build it. An EOE still completes that event.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public bool BelongsToRejected(long serial, long seconds, int milliseconds, string? node, RecordType type, Queue<AuditEvent> ready)
+    {
+        var key = new EventKey(serial, seconds, milliseconds, node);
+        var pending = _last is { Complete: false } last && last.Key.Same(key) ? last : _building.Find(key);
+        if (pending is not { Rejected: true })
         {
-            CompleteOlderThan(record.Seconds);
+            return false;
         }
 
-        Drain(ready);
+        if (type.Number == RecordType.EndOfEvent)
+        {
+            Complete(pending);
+            Drain(ready);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Skips a record of a type that is an event on its own, when it starts an event (no open event has its time
+    /// stamp and serial): the event is complete at once, so a caller that does not want it need not build it. The
+    /// grouping goes on exactly as if the event had been added and dropped. False when the record joins an open event.
+    /// </summary>
+    public bool SkipSingleRecordEvent(long serial, long seconds, int milliseconds, string? node, Queue<AuditEvent> ready)
+    {
+        var key = new EventKey(serial, seconds, milliseconds, node);
+        if ((_last is { Complete: false } last && last.Key.Same(key)) || _building.Find(key) is not null)
+        {
+            return false;
+        }
+
+        _oldestBuildingSecond = Math.Min(_oldestBuildingSecond, seconds);
+        AdvanceClock(seconds, ready);
         return true;
     }
 
@@ -72,6 +118,18 @@ internal sealed class AuditEventGrouper
         foreach (var pending in _building.All())
         {
             Complete(pending);
+        }
+
+        Drain(ready);
+    }
+
+    /// <summary>A record this many seconds into the log completes the events that end_of_event_timeout says are over.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void AdvanceClock(long seconds, Queue<AuditEvent> ready)
+    {
+        if (_oldestBuildingSecond + _timeoutSeconds <= seconds)
+        {
+            CompleteOlderThan(seconds);
         }
 
         Drain(ready);
@@ -122,7 +180,11 @@ internal sealed class AuditEventGrouper
     {
         while (_head < _ordered.Count && _ordered[_head].Complete)
         {
-            ready.Enqueue(_ordered[_head].Event);
+            if (!_ordered[_head].Rejected)
+            {
+                ready.Enqueue(_ordered[_head].Event);
+            }
+
             _ordered[_head] = null!;
             _head++;
         }
@@ -167,6 +229,9 @@ internal sealed class AuditEventGrouper
         public AuditEvent Event { get; } = auditEvent;
 
         public bool Complete { get; set; }
+
+        /// <summary>Not wanted, as its first record showed: its later records are not kept and it is never handed out.</summary>
+        public bool Rejected { get; init; }
 
         /// <summary>The next event in the same <see cref="PendingIndex"/> bucket.</summary>
         public Pending? Next { get; set; }

@@ -112,6 +112,8 @@ public sealed class AuditEventReader
         private readonly WildcardSet _executables;
         private readonly long _afterMilliseconds;
         private readonly long _beforeMilliseconds;
+        private readonly HashSet<string>? _messageTypes;
+        private readonly bool _rejectsAtStart;
         private byte[] _nodeBytes = [];
         private string? _node;
         private bool _tailing;
@@ -122,9 +124,11 @@ public sealed class AuditEventReader
             _log = log;
             _timeoutSeconds = timeoutSeconds;
             _interpreter = new AuditValueInterpreter(accounts, query.HostRoot);
-            _grouper = new AuditEventGrouper(timeoutSeconds);
             _keys = new WildcardSet(query.Keys);
             _executables = new WildcardSet(query.Executables);
+            _messageTypes = query.MessageTypes.Count > 0 ? new HashSet<string>(query.MessageTypes, StringComparer.OrdinalIgnoreCase) : null;
+            _rejectsAtStart = !_keys.IsEmpty || !_executables.IsEmpty || query.Success is not null;
+            _grouper = new AuditEventGrouper(timeoutSeconds, _rejectsAtStart ? RejectsAtStart : null);
             _afterMilliseconds = query.After is { } after ? ToUnixMilliseconds(after) : long.MinValue;
             _beforeMilliseconds = query.Before is { } before ? ToUnixMilliseconds(before) : long.MaxValue;
             if (query.Tail is { } tail)
@@ -378,6 +382,20 @@ public sealed class AuditEventReader
                 return;
             }
 
+            // Events the filters reject by their first record, or by the type of a record that is an event on its
+            // own, are skipped here: their records are neither copied nor split into fields.
+            if ((_rejectsAtStart && _grouper.BelongsToRejected(header.Serial, header.Seconds, header.Milliseconds, node, type, _ready))
+                || (_messageTypes is not null && type.IsSingleRecordEvent && !_messageTypes.Contains(type.Name)
+                    && _grouper.SkipSingleRecordEvent(header.Serial, header.Seconds, header.Milliseconds, node, _ready)))
+            {
+                if (_ready.Count > 0 || _lost.Count > 0)
+                {
+                    Pump(path, lineNumber);
+                }
+
+                return;
+            }
+
             var record = new AuditRecord(line.ToArray(), header, type, node, path, lineNumber, _interpreter);
             _grouper.Add(record, type, _ready);
             if (_ready.Count > 0 || _lost.Count > 0)
@@ -441,6 +459,44 @@ public sealed class AuditEventReader
             {
                 _output.Enqueue(_tail.Dequeue());
             }
+        }
+
+        /// <summary>
+        /// True when an event's first record shows that <see cref="Matches"/> would reject the event. Only a SYSCALL
+        /// record decides: it is the record the event's key, result and program are read from (see
+        /// <see cref="AuditEvent.Keys"/>, <see cref="AuditEvent.Success"/>); a key of (null) leaves the decision
+        /// to the whole event. Process ids and types are matched by any record, so only the whole event decides them.
+        /// </summary>
+        private bool RejectsAtStart(AuditRecord first)
+        {
+            if (first.Type != "SYSCALL")
+            {
+                return false;
+            }
+
+            if (_query.Success is { } success && AuditEvent.SuccessOf(first) != success)
+            {
+                return true;
+            }
+
+            if (!_executables.IsEmpty && !_executables.Matches(first.GetInterpreted("exe")))
+            {
+                return true;
+            }
+
+            if (_keys.IsEmpty)
+            {
+                return false;
+            }
+
+            var index = first.IndexOf("key"u8);
+            if (index < 0)
+            {
+                return false;
+            }
+
+            var keys = first.Interpret(index);
+            return keys != "(null)" && !keys.Split(" key=").Any(_keys.Matches);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]

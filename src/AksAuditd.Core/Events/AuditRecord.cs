@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 
@@ -106,21 +107,27 @@ public sealed class AuditRecord
     /// <summary>The record as <c>ausearch -i</c> prints it, with the time stamp in UTC.</summary>
     public override string ToString()
     {
-        var builder = new StringBuilder(_line.Length + 32);
+        var builder = new StringBuilder(_line.Length + 64);
+        AppendInterpreted(builder, string.Create(CultureInfo.InvariantCulture, $" msg=audit({Timestamp:yyyy-MM-dd HH:mm:ss.fff}:{Serial}) :"));
+        return builder.ToString();
+    }
+
+    /// <summary>Writes the record as <c>ausearch -i</c> does; <paramref name="stamp"/> is the " msg=audit(...) :" part its event shares.</summary>
+    internal void AppendInterpreted(StringBuilder builder, string stamp)
+    {
         if (Node is not null)
         {
             builder.Append("node=").Append(Node).Append(' ');
         }
 
-        builder.Append("type=").Append(Type).Append(" msg=audit(")
-            .Append(Timestamp.ToString("yyyy-MM-dd HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture))
-            .Append(':').Append(Serial).Append(") :");
-        foreach (var field in Fields)
+        builder.Append("type=").Append(Type).Append(stamp);
+        var slices = Slices;
+        for (var i = 0; i < slices.Length; i++)
         {
-            builder.Append(' ').Append(field.Name).Append('=').Append(field.Interpreted);
+            // The interpreted value is kept when an AuditField already holds it, or worked out without creating one.
+            var name = NameOf(i);
+            builder.Append(' ').Append(name).Append('=').Append(_fields is { } fields ? fields[i].Interpreted : Interpret(i, name));
         }
-
-        return builder.ToString();
     }
 
     internal ReadOnlySpan<byte> Line => _line;

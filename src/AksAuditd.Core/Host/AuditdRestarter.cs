@@ -37,8 +37,20 @@ public sealed partial class AuditdRestarter
         _log = log ?? NullLogSink.Instance;
     }
 
+    /// <summary>
+    /// The node's plugins.d as this process reaches it: when set, a restart succeeds only when auditd runs every active
+    /// plugin there with the arguments its file gives (<see cref="AuditdPluginCheck"/>). Null skips the check.
+    /// </summary>
+    public string? PluginsDirectory { get; init; }
+
+    /// <summary>How long plugins have to appear under auditd after a start or reload.</summary>
+    public TimeSpan PluginWait { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a started auditd has to register with the kernel.</summary>
     public TimeSpan StartWait { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long auditd has to exit after SIGTERM (a unit that refuses a manual stop) before a restart gives up.</summary>
+    public TimeSpan StopWait { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
     /// Applies <paramref name="mode"/>. <paramref name="approve"/> is asked with the exact command line (or restore)
@@ -102,6 +114,16 @@ public sealed partial class AuditdRestarter
         HostCommandResult? load = null;
         foreach (var method in methods)
         {
+            if (method == "Restart" && service.Restart(RefusesManualStop(service)) is null)
+            {
+                if (RestartBySignal(service, approve, executed, before) is { } stopped)
+                {
+                    return stopped;
+                }
+
+                continue;
+            }
+
             var command = method switch
             {
                 "LoadRules" => service.LoadRules() with { AcceptedExitCodes = new[] { 1 } },
@@ -171,6 +193,55 @@ public sealed partial class AuditdRestarter
                 after.LoadedRuleCount,
                 executed,
                 drift);
+        }
+
+        if (PluginsDirectory is not null)
+        {
+            var plugins = VerifyPlugins(after.Pid);
+            if (plugins.Count > 0 && mode == RestartMode.Auto && methods.Contains("Reload"))
+            {
+                // On SIGHUP auditd 3.0.9 only signals a plugin whose file name, active state and binary are unchanged:
+                // a new path or args take a restart. Auto asked for the plugins to apply, so restart once.
+                var command = service.Restart();
+                var line = _runner.Render(command);
+                _log.Info("auditd kept plugins with their old path or arguments after a reload; restarting it",
+                    new LogField("plugins", string.Join(",", plugins.Select(p => Path.GetFileName(p.File)))));
+                if (approve(line))
+                {
+                    _runner.Run(command);
+                    executed.Add(line);
+                    methods.Add("Restart");
+                    methodName = string.Join('+', methods);
+                    after = WaitRunning(reader);
+                    drift = Drift();
+                    if (!after.Running || drift.Count > 0)
+                    {
+                        return Failed(methodName, after.Running
+                            ? $"After restarting auditd for its plugins, the kernel's rules differ from rules.d: {drift.Count} rules."
+                            : "After restarting auditd for its plugins, auditd is not running.", after.LoadedRuleCount, executed, drift);
+                    }
+
+                    plugins = VerifyPlugins(after.Pid);
+                }
+            }
+
+            if (plugins.Count > 0)
+            {
+                foreach (var generation in pending.Where(p => p.Kind == RulesKind && Covers(methods, p.Kind)))
+                {
+                    _state.MarkApplied(generation);
+                }
+
+                _log.Error("auditd does not run its plugins as plugins.d says", new LogField("plugins", string.Join(",", plugins.Select(p => Path.GetFileName(p.File)))));
+                return Failed(
+                    methodName,
+                    $"The kernel enforces the {after.LoadedRuleCount} rules of rules.d, but auditd does not run its plugins as plugins.d says: " +
+                    string.Join("; ", plugins) + (methods.Any(m => m is "Start" or "Restart")
+                        ? ". Check the plugin program on the node and auditd's log."
+                        : "; Restart-Auditd -Mode Restart makes auditd read plugins.d (a reload keeps a plugin's old path and arguments)."),
+                    after.LoadedRuleCount,
+                    executed) with { Plugins = plugins };
+            }
         }
 
         foreach (var generation in pending.Where(p => Covers(methods, p.Kind)))
@@ -454,7 +525,84 @@ public sealed partial class AuditdRestarter
         return null;
     }
 
+    private IReadOnlyList<PluginMismatch> VerifyPlugins(int auditdPid) =>
+        new AuditdPluginCheck(_runner, PluginsDirectory!) { Wait = PluginWait }.Verify(auditdPid);
+
     private IReadOnlyList<KernelRuleDrift> Drift() => new KernelDriftReader(_runner, _canon) { Recorder = Recorder }.Read(_rulesDirectory);
+
+    /// <summary>
+    /// Whether the node's auditd unit refuses <c>systemctl stop</c>/<c>restart</c> (RefuseManualStop=yes: upstream's
+    /// unit, or a drop-in). Only asked under systemd, where it matters.
+    /// </summary>
+    private bool RefusesManualStop(AuditdService service)
+    {
+        if (service.Init != InitSystem.Systemd)
+        {
+            return false;
+        }
+
+        var shown = _runner.Run(service.ShowRefuseManualStop());
+        return shown.StandardOutput.Trim() == "yes";
+    }
+
+    /// <summary>
+    /// Restart for a unit that refuses a manual stop, as upstream's legacy restart action does it: auditd's main
+    /// process is asked to stop (SIGTERM, which systemd allows), systemd is given time to see it exit, and the unit
+    /// is started. Returns a result only when it cannot go on (not approved, or auditd did not stop).
+    /// </summary>
+    private RestartResult? RestartBySignal(AuditdService service, Func<string, bool> approve, List<string> executed, AuditdStatus before)
+    {
+        foreach (var (command, stops) in new[] { (service.StopBySignal(), true), (service.Start(), false) })
+        {
+            var line = _runner.Render(command);
+            if (!approve(line))
+            {
+                return new RestartResult
+                {
+                    Method = "Restart",
+                    Succeeded = false,
+                    LoadedRuleCount = before.LoadedRuleCount,
+                    Message = $"Not run: {line}",
+                    Commands = executed,
+                    HostRoot = _runner.HostRoot,
+                };
+            }
+
+            var result = _runner.Run(command);
+            executed.Add(line);
+            _log.Info("changed the node", new LogField("command", line), new LogField("exitCode", result.ExitCode));
+            if (stops && !WaitInactive(service))
+            {
+                return Failed(
+                    "Restart",
+                    $"auditd's unit refuses a manual stop (RefuseManualStop=yes), so auditd was sent SIGTERM, but it was still active after {StopWait.TotalSeconds:0} s; it was not started again.",
+                    before.LoadedRuleCount,
+                    executed);
+            }
+        }
+
+        return null;
+    }
+
+    private bool WaitInactive(AuditdService service)
+    {
+        // is-active exits non-zero from the moment the unit is deactivating; a start queued then waits for the stop.
+        var deadline = DateTime.UtcNow + StopWait;
+        while (true)
+        {
+            if (_runner.Run(service.IsActive()).ExitCode != 0)
+            {
+                return true;
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                return false;
+            }
+
+            Thread.Sleep(200);
+        }
+    }
 
     private AuditdStatus WaitRunning(AuditdStatusReader reader)
     {

@@ -22,7 +22,10 @@ public enum InitSystem
 /// <item>Restart: upstream's unit sets <c>RefuseManualStop=yes</c>, which RHEL keeps, so <c>systemctl restart auditd</c>
 /// is refused there and <c>service auditd restart</c> (the legacy action that stops auditd itself, then
 /// <c>systemctl start</c>) is the supported way. Debian/Ubuntu units have no RefuseManualStop, and Azure Linux
-/// turns it off in its spec (<c>sed s/RefuseManualStop=yes/RefuseManualStop=no/</c>), so systemctl works there.</item>
+/// turns it off in its spec (<c>sed s/RefuseManualStop=yes/RefuseManualStop=no/</c>), so systemctl works there.
+/// A unit that refuses a manual stop anyway (upstream's unit installed by hand, or a drop-in) is restarted the way
+/// upstream's legacy action does it: auditd is asked to stop by a signal to its main process, which systemd does not
+/// refuse, and started again once systemd saw it exit.</item>
 /// </list>
 /// </summary>
 public sealed class AuditdService
@@ -70,6 +73,20 @@ public sealed class AuditdService
     public HostCommand Reload() => Init == InitSystem.Systemd
         ? Systemctl("kill", "--kill-who=main", "--signal=SIGHUP", Unit + ".service")
         : new HostCommand("service", Unit, "reload");
+
+    /// <summary>Prints <c>yes</c> when the unit refuses <c>systemctl stop</c> and <c>restart</c> (RefuseManualStop=yes).</summary>
+    public HostCommand ShowRefuseManualStop() => Systemctl("show", "--property=RefuseManualStop", "--value", Unit + ".service");
+
+    /// <summary>SIGTERM to auditd's main process: auditd stops itself, which a unit with RefuseManualStop=yes allows.</summary>
+    public HostCommand StopBySignal() => Systemctl("kill", "--kill-who=main", "--signal=SIGTERM", Unit + ".service");
+
+    /// <summary>
+    /// Restart through the init system: <c>service auditd restart</c> on RHEL (its legacy action) and without systemd,
+    /// <c>systemctl restart auditd</c> elsewhere. Null when the unit refuses a manual stop and that command would be
+    /// refused: the caller stops auditd with <see cref="StopBySignal"/> and starts it again.
+    /// </summary>
+    public HostCommand? Restart(bool unitRefusesManualStop) =>
+        Init == InitSystem.Systemd && Family != DistributionFamily.RedHat && unitRefusesManualStop ? null : Restart();
 
     public HostCommand Restart() => Family == DistributionFamily.RedHat || Init == InitSystem.SysV
         ? new HostCommand("service", Unit, "restart") { Timeout = TimeSpan.FromSeconds(120) }

@@ -48,6 +48,9 @@ public sealed record RestartResult
     public bool RolledBack { get; init; }
 
     public string HostRoot { get; init; } = "/";
+
+    /// <summary>Active plugins of plugins.d that auditd does not run as their files say (empty when all run, or when not checked).</summary>
+    public IReadOnlyList<PluginMismatch> Plugins { get; init; } = Array.Empty<PluginMismatch>();
 }
 
 /// <summary>The kernel refused a rule while loading rules.d: names the rule, where it came from, and the kernel's message.</summary>

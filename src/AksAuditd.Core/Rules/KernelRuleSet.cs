@@ -1,4 +1,5 @@
 using AksAuditd.Core.Audit;
+using AksAuditd.Core.Rules.Auditctl;
 
 namespace AksAuditd.Core.Rules;
 
@@ -159,5 +160,5 @@ public sealed class KernelRuleSet
 
     private static RuleDiagnostic Finding(string? path, ParsedRuleLine line, DiagnosticSeverity severity, string code, string message, string? auditctl) =>
         new(path, line.LineNumber, line.Tokens.Count > 0 ? line.Tokens[0].Column : 1, severity, code,
-            auditctl is null ? message : $"{message} [auditctl: {auditctl}]", line.Text);
+            LineFinding.WithAuditctl(message, auditctl), line.Text, auditctl);
 }

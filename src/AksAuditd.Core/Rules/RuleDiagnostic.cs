@@ -11,6 +11,8 @@ public enum DiagnosticSeverity
 /// One finding about a rules file, at a position a person can go to. <see cref="Code"/> is stable
 /// (AR1001...) so CI can allow or deny specific findings; <see cref="Path"/> is the file, or
 /// "file.yaml[entry.rules]" for a ConfigMap entry, and <see cref="LineNumber"/> is the line inside it.
+/// <see cref="Auditctl"/> is the text the real auditctl prints for the same line, when it prints one; the message
+/// quotes it at its end for people, the property keeps it for comparing with the tool.
 /// </summary>
 public sealed record RuleDiagnostic(
     string? Path,
@@ -19,7 +21,8 @@ public sealed record RuleDiagnostic(
     DiagnosticSeverity Severity,
     string Code,
     string Message,
-    string? Rule)
+    string? Rule,
+    string? Auditctl = null)
 {
     public override string ToString() =>
         $"{Path ?? "<line>"}:{LineNumber}:{Column}: {Severity.ToString().ToLowerInvariant()} {Code}: {Message}";

@@ -165,7 +165,7 @@ public sealed class RuleParser
         var rule = BuildRule(run, line, lineNumber, path, findings);
         IReadOnlyList<RuleDiagnostic> diagnostics = findings.Count == 0
             ? []
-            : findings.Select(f => new RuleDiagnostic(path, lineNumber, f.Column, f.Severity, f.Code, f.Message, line)).ToList();
+            : findings.Select(f => new RuleDiagnostic(path, lineNumber, f.Column, f.Severity, f.Code, f.Text, line, f.Auditctl)).ToList();
         return new ParsedRuleLine(lineNumber, line, RuleLineKind.Rule, tokens, rule, diagnostics);
     }
 
@@ -202,10 +202,10 @@ public sealed class RuleParser
         rule.SyscallArch = AuditLookups.MachineName(run.SyscallMachine);
         rule.Fields = run.Fields;
         rule.Syscalls = run.Syscalls;
-        rule.AllSyscalls = run.Request != KernelRequest.None && k.List is AuditConstants.FilterExit && k.IsAllMask();
+        rule.AllSyscalls = run.Request != KernelRequest.None && k.List is AuditFilterList.Exit && k.IsAllMask();
         rule.WatchPath = run.WatchPath;
-        var perm = k.Fields.LastOrDefault(f => f.Type == AuditConstants.Perm);
-        rule.Permissions = perm is null ? null : KernelRule.PermissionLetters(perm.Value);
+        var perm = k.Fields.LastOrDefault(f => f.Type == AuditField.Perm);
+        rule.Permissions = perm is null ? null : PermissionLetters.Format((AuditPermissions)perm.Value);
         rule.Keys = run.Keys;
         if (accepted && run.Request != KernelRequest.None)
         {

@@ -9,6 +9,9 @@ public sealed record NodeFile(string Name, string Path, FileIdentity Identity, s
     public UInt128 Fingerprint { get; init; }
 }
 
+/// <summary>A counted name in a node directory that the sync cannot read as a file: a FIFO, device, directory, oversized file or a name that is not UTF-8.</summary>
+public sealed record UnusableNodeFile(string Name, string Path, string Reason);
+
 /// <summary>
 /// The counted files of a node directory (*.rules or *.conf), with their hashes, and the sync's own
 /// leftover temporary files from a run that was killed.
@@ -21,11 +24,15 @@ public sealed class NodeFileSet
     /// </summary>
     public const string TemporaryPrefix = ".aks-auditd-tmp.";
 
-    public NodeFileSet(string directory, IReadOnlyDictionary<string, NodeFile> files, IReadOnlyList<string> leftovers)
+    /// <summary>The largest node file the sync reads (rules and plugin files are kilobytes; a source file may have 1 MiB).</summary>
+    public const int MaxNodeFileBytes = 16 * 1024 * 1024;
+
+    public NodeFileSet(string directory, IReadOnlyDictionary<string, NodeFile> files, IReadOnlyList<string> leftovers, IReadOnlyList<UnusableNodeFile>? unusable = null)
     {
         Directory = directory;
         Files = files;
         Leftovers = leftovers;
+        Unusable = unusable ?? Array.Empty<UnusableNodeFile>();
         Ordered = files.Values.OrderBy(f => f.Name, StringComparer.Ordinal).ToArray();
     }
 
@@ -35,6 +42,9 @@ public sealed class NodeFileSet
     public string Directory { get; }
 
     public IReadOnlyDictionary<string, NodeFile> Files { get; }
+
+    /// <summary>Counted names that are not readable regular files; the sync refuses to touch them when they are ours or the source's.</summary>
+    public IReadOnlyList<UnusableNodeFile> Unusable { get; }
 
     /// <summary>Temporary files a killed sync left behind (names in <see cref="Directory"/>).</summary>
     public IReadOnlyList<string> Leftovers { get; }
@@ -75,6 +85,7 @@ public sealed class NodeFileSet
         Array.Sort(entries, (a, b) => string.CompareOrdinal(a.Name, b.Name));
         var files = new Dictionary<string, NodeFile>(entries.Length, StringComparer.Ordinal);
         var leftovers = new List<string>();
+        var unusable = new List<UnusableNodeFile>();
         var index = 0;
         foreach (var (name, fileIdentity) in entries)
         {
@@ -84,9 +95,33 @@ public sealed class NodeFileSet
                 continue;
             }
 
-            if (!kind.Counts(name) || name.StartsWith('.') || fileIdentity.Type != NodeFileType.Regular)
+            if (!kind.Counts(name) || name.StartsWith('.'))
             {
-                continue; // not read by augenrules/auditd, or a directory or dangling link named *.rules
+                continue; // not read by augenrules/auditd
+            }
+
+            if (name.Contains('\uFFFD'))
+            {
+                // The runtime shows bytes that are not UTF-8 as U+FFFD: the name cannot be opened, replaced or removed by it.
+                unusable.Add(new UnusableNodeFile(name, Path.Combine(directory, name), "has a name that is not UTF-8"));
+                continue;
+            }
+
+            if (fileIdentity.Type is NodeFileType.Directory or NodeFileType.Other)
+            {
+                unusable.Add(new UnusableNodeFile(name, Path.Combine(directory, name), "is " + NotARegularFileException.Describe(fileIdentity.Type) + ", not a regular file"));
+                continue;
+            }
+
+            if (fileIdentity.Type != NodeFileType.Regular)
+            {
+                continue; // a dangling link: absent
+            }
+
+            if (fileIdentity.Size > MaxNodeFileBytes)
+            {
+                unusable.Add(new UnusableNodeFile(name, Path.Combine(directory, name), $"is {fileIdentity.Size} bytes; the sync reads node files of at most {MaxNodeFileBytes} bytes"));
+                continue;
             }
 
             var verify = index++ % TargetCache.VerifyEveryPolls == poll % TargetCache.VerifyEveryPolls;
@@ -97,11 +132,17 @@ public sealed class NodeFileSet
                 byte[] contents;
                 try
                 {
-                    contents = fs.Read(path, int.MaxValue);
+                    contents = fs.Read(path, MaxNodeFileBytes);
                 }
                 catch (FileNotFoundException)
                 {
                     continue; // removed while we looked: absent
+                }
+                catch (Exception e) when (e is NotARegularFileException or FileTooLargeException)
+                {
+                    // Replaced between the listing and the open.
+                    unusable.Add(new UnusableNodeFile(name, path, e.Message));
+                    continue;
                 }
 
                 // The same bytes as last time (a touch, or this poll's re-check): the SHA-256 is known already.
@@ -123,7 +164,7 @@ public sealed class NodeFileSet
         }
 
         var version = cache.EndScan(files);
-        var set = new NodeFileSet(directory, files, leftovers) { Version = version };
+        var set = new NodeFileSet(directory, files, leftovers, unusable) { Version = version };
         cache.Last = set;
         return set;
     }
@@ -144,9 +185,9 @@ public sealed class NodeFileSet
             byte[] contents;
             try
             {
-                contents = fs.Read(file.Path, int.MaxValue);
+                contents = fs.Read(file.Path, MaxNodeFileBytes);
             }
-            catch (FileNotFoundException)
+            catch (Exception e) when (e is FileNotFoundException or NotARegularFileException or FileTooLargeException)
             {
                 return false;
             }

@@ -95,6 +95,29 @@ public interface IDirectoryWatch : IDisposable
     IReadOnlyCollection<string?> TakeEvents();
 }
 
+/// <summary>The path is a FIFO, socket, device or directory where a regular file was expected.</summary>
+public sealed class NotARegularFileException : IOException
+{
+    public NotARegularFileException(string path, NodeFileType type)
+        : base($"{path} is {Describe(type)}, not a regular file.")
+    {
+        Path = path;
+        Type = type;
+    }
+
+    public string Path { get; }
+
+    public NodeFileType Type { get; }
+
+    public static string Describe(NodeFileType type) => type switch
+    {
+        NodeFileType.Directory => "a directory",
+        NodeFileType.Symlink => "a symbolic link",
+        NodeFileType.Missing => "missing",
+        _ => "a FIFO, socket or device",
+    };
+}
+
 /// <summary>The file has more bytes than the sync accepts.</summary>
 public sealed class FileTooLargeException : IOException
 {
@@ -120,6 +143,8 @@ public sealed class LinuxNodeFileSystem : INodeFileSystem
 
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;
+    private const int AtEmptyPath = 0x1000;
+    private const int ONonBlock = 0x800; // O_NONBLOCK, the same on x86-64 and arm64
     private const uint StatxBasicStats = 0x7ff;
     private const int ENOENT = 2;
     private const int ENOTDIR = 20;
@@ -166,13 +191,13 @@ public sealed class LinuxNodeFileSystem : INodeFileSystem
         }
     }
 
-    private static FileIdentity StatAt(int directoryFd, string path, bool followSymlinks)
+    private static FileIdentity StatAt(int directoryFd, string path, bool followSymlinks, bool emptyPath = false)
     {
         var buffer = _statBuffer ??= new byte[256];
         int rc;
         do
         {
-            rc = Native.statx(directoryFd, path, followSymlinks ? 0 : AtSymlinkNoFollow, StatxBasicStats, buffer);
+            rc = Native.statx(directoryFd, path, (followSymlinks ? 0 : AtSymlinkNoFollow) | (emptyPath ? AtEmptyPath : 0), StatxBasicStats, buffer);
         }
         while (rc != 0 && Marshal.GetLastPInvokeError() == EINTR);
 
@@ -225,7 +250,27 @@ public sealed class LinuxNodeFileSystem : INodeFileSystem
 
     public byte[] Read(string path, int limit)
     {
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        // O_NONBLOCK: a FIFO put where a file was (between a stat and this open) must not block the open; then fstat
+        // on the open descriptor decides, so a device or FIFO is refused before any read.
+        var fd = Native.open(path, OReadOnlyCloseOnExec | ONonBlock);
+        if (fd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw errno switch
+            {
+                ENOENT => new FileNotFoundException($"open {path}: {new Win32Exception(errno).Message}", path),
+                ENOTDIR => new DirectoryNotFoundException($"open {path}: {new Win32Exception(errno).Message}"),
+                _ => Error(errno, "open", path),
+            };
+        }
+
+        using var handle = new SafeFileHandle((IntPtr)fd, ownsHandle: true);
+        var opened = StatAt(fd, string.Empty, followSymlinks: true, emptyPath: true);
+        if (opened.Type != NodeFileType.Regular)
+        {
+            throw new NotARegularFileException(path, opened.Type);
+        }
+
         var length = RandomAccess.GetLength(handle);
         if (length > limit)
         {

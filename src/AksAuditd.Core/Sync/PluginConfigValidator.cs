@@ -1,156 +1,149 @@
+using System.Text;
 using AksAuditd.Core.Rules;
 
 namespace AksAuditd.Core.Sync;
 
 /// <summary>
-/// Checks an audisp plugin file (plugins.d/*.conf) the way auditd 3.x reads it: one <c>key = value</c> per
-/// line with spaces around <c>=</c> (auditd splits on spaces only), keys matched without regard to case, lines
-/// shorter than 160 bytes. Keys and values: <c>active</c> yes|no; <c>direction</c> out (in is not supported);
-/// <c>path</c> an absolute program path (auditd wants a directory name of at least 4 characters);
-/// <c>type</c> always (builtin is obsolete); <c>args</c> anything; <c>format</c> binary|string. An active plugin
-/// needs a path. Because a plugin runs as root on every node, a non-empty allow-list refuses any path not on it.
+/// Checks an audisp plugin file (plugins.d/*.conf) by reading it exactly as auditd 3.0.9 does
+/// (<see cref="AuditdPluginFile"/>, agreement recorded from the real auditd): whatever makes auditd skip the plugin,
+/// drop a line (too long, no final newline) or drop words is reported at its line. On top of auditd's own checks,
+/// what auditd accepts but would not do what the file says is an error too: a CR or TAB inside a line (auditd keeps it
+/// as part of the value), a relative path or one with <c>..</c>, a builtin that is not <c>builtin_af_unix</c>. Because
+/// a plugin runs as root on every node, a path not on the <see cref="PluginAllowList"/> is refused.
 /// </summary>
 public sealed class PluginConfigValidator : IRuleFileValidator
 {
-    /// <summary>auditd reads each line into a 160-byte buffer and skips longer lines.</summary>
-    public const int MaxLineBytes = 159;
+    /// <summary>The longest line auditd reads whole, in bytes before the newline.</summary>
+    public const int MaxLineBytes = AuditdPluginFile.MaxLineBytes;
 
-    private static readonly Dictionary<string, string[]?> Keys = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["active"] = new[] { "yes", "no" },
-        ["direction"] = new[] { "out" },
-        ["path"] = null,
-        ["type"] = new[] { "always", "builtin" },
-        ["args"] = null,
-        ["format"] = new[] { "binary", "string" },
-    };
+    private readonly PluginAllowList _allowList;
+    private readonly Func<string, string?>? _checkProgram;
 
-    private readonly IReadOnlyList<string> _allowedPaths;
-
-    /// <param name="allowedPaths">Plugin programs a file may name in <c>path</c>; empty allows any absolute path.</param>
+    /// <param name="allowedPaths">Plugin programs a file may name in <c>path</c>; null or empty is the audit package's own programs, <c>*</c> any.</param>
     public PluginConfigValidator(IEnumerable<string>? allowedPaths = null)
+        : this(PluginAllowList.From(allowedPaths))
     {
-        _allowedPaths = (allowedPaths ?? Array.Empty<string>()).ToList();
+    }
+
+    /// <param name="allowList">The programs a file may name.</param>
+    /// <param name="checkProgram">auditd's check of an active plugin's program on the node (<see cref="AuditdPluginFile.ProgramCheckOnNode"/>); null when the node is not reachable.</param>
+    public PluginConfigValidator(PluginAllowList allowList, Func<string, string?>? checkProgram = null)
+    {
+        _allowList = allowList;
+        _checkProgram = checkProgram;
     }
 
     public IReadOnlyList<RuleDiagnostic> Validate(string path, string text)
     {
         var diagnostics = new List<RuleDiagnostic>();
         var name = Path.GetFileName(path);
-        if (name.Count(c => c == '.') > 1)
+        if (!AuditdPluginFile.IsReadByAuditd(name))
         {
             diagnostics.Add(new RuleDiagnostic(path, 0, 0, DiagnosticSeverity.Warning, SyncDiagnosticCodes.PluginIgnoredByAuditd,
-                $"auditd skips plugin files whose names have more than one dot; {name} would never be loaded.", null));
+                $"auditd skips plugin files whose names start with a dot or have more than one dot; {name} would never be loaded.", null));
+            return diagnostics;
         }
 
+        var bytes = Encoding.UTF8.GetBytes(text);
+        var reading = AuditdPluginFile.Read(path, bytes, _checkProgram);
         var lines = text.Split('\n');
-        string? active = null;
-        string? pluginPath = null;
-        var pathLine = 0;
-        var pathInvalid = false;
+        string Line(int number) => number >= 1 && number <= lines.Length ? lines[number - 1] : string.Empty;
+
+        // CR and TAB: auditd splits on spaces only, so either one stays inside a word.
+        var separatorLines = new HashSet<int>();
         for (var i = 0; i < lines.Length; i++)
         {
-            var number = i + 1;
-            var line = lines[i].TrimEnd('\r');
-            if (System.Text.Encoding.UTF8.GetByteCount(line) > MaxLineBytes)
-            {
-                diagnostics.Add(Error(path, number, SyncDiagnosticCodes.PluginSyntax, $"The line is longer than {MaxLineBytes} bytes; auditd skips it.", line));
-                continue;
-            }
-
-            var tokens = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (tokens.Length == 0 || tokens[0].StartsWith('#'))
+            var line = lines[i];
+            if (line.TrimStart(' ').StartsWith('#') || (!line.Contains('\r') && !line.Contains('\t')))
             {
                 continue;
             }
 
-            if (line.Contains('\t'))
+            separatorLines.Add(i + 1);
+            diagnostics.Add(Error(path, i + 1, SyncDiagnosticCodes.PluginSyntax, line.Contains('\r')
+                ? "The line ends with a carriage return (Windows CRLF line endings): auditd reads the CR as part of the value " +
+                  "(\"Option yes\\r not found\") and skips the plugin, or passes it to the program. Save the file with LF line endings."
+                : "auditd separates words with spaces only: a TAB becomes part of the word. Replace it with a space.", line));
+        }
+
+        var refused = reading.Verdict == AuditdPluginVerdict.Refused;
+        foreach (var message in reading.Messages)
+        {
+            var line = Line(message.LineNumber);
+            switch (message.Kind)
             {
-                diagnostics.Add(Error(path, number, SyncDiagnosticCodes.PluginSyntax, "auditd separates words with spaces only; replace the tab with a space.", line));
-                continue;
-            }
-
-            if (tokens.Length < 3 || tokens[1] != "=")
-            {
-                diagnostics.Add(Error(path, number, SyncDiagnosticCodes.PluginSyntax,
-                    tokens.Length >= 2 && tokens[1] != "=" ? "Expected 'key = value' with spaces around '='." : "Expected 'key = value'; the value is missing.", line));
-                continue;
-            }
-
-            var key = tokens[0];
-            if (!Keys.TryGetValue(key, out var allowed))
-            {
-                diagnostics.Add(Error(path, number, SyncDiagnosticCodes.PluginUnknownKey, $"Unknown key '{key}'; auditd refuses the whole file. Keys: active, direction, path, type, args, format.", line));
-                continue;
-            }
-
-            var value = tokens[2];
-            if (allowed is not null)
-            {
-                if (tokens.Length > 3)
-                {
-                    diagnostics.Add(Error(path, number, SyncDiagnosticCodes.PluginBadValue, $"'{key}' takes one value.", line));
-                    continue;
-                }
-
-                if (!allowed.Contains(value, StringComparer.OrdinalIgnoreCase))
-                {
-                    diagnostics.Add(Error(path, number, SyncDiagnosticCodes.PluginBadValue, $"'{value}' is not a valid {key.ToLowerInvariant()}; use {string.Join(" or ", allowed.Where(a => a != "builtin"))}.", line));
-                    continue;
-                }
-
-                if (key.Equals("type", StringComparison.OrdinalIgnoreCase) && value.Equals("builtin", StringComparison.OrdinalIgnoreCase))
-                {
-                    diagnostics.Add(new RuleDiagnostic(path, number, 1, DiagnosticSeverity.Warning, SyncDiagnosticCodes.PluginObsolete, "type = builtin is obsolete; auditd treats it as always.", line));
-                }
-
-                if (key.Equals("active", StringComparison.OrdinalIgnoreCase))
-                {
-                    active = value.ToLowerInvariant();
-                }
-
-                continue;
-            }
-
-            if (key.Equals("path", StringComparison.OrdinalIgnoreCase))
-            {
-                if (tokens.Length > 3)
-                {
-                    diagnostics.Add(Error(path, number, SyncDiagnosticCodes.PluginBadValue, "'path' takes one value; put arguments in 'args'.", line));
-                    continue;
-                }
-
-                pluginPath = value;
-                pathLine = number;
-                if (value.StartsWith("builtin_", StringComparison.OrdinalIgnoreCase))
-                {
-                    diagnostics.Add(new RuleDiagnostic(path, number, 1, DiagnosticSeverity.Warning, SyncDiagnosticCodes.PluginObsolete, $"{value} is obsolete; auditd uses /sbin/audisp-af_unix instead.", line));
-                }
-                else if (!value.StartsWith('/') || (Path.GetDirectoryName(value)?.Length ?? 0) < 4 || value.Split('/').Contains(".."))
-                {
-                    diagnostics.Add(Error(path, number, SyncDiagnosticCodes.PluginBadValue, $"'{value}' must be an absolute program path in a real directory (such as /sbin/audisp-syslog), without '..'.", line));
-                    pathInvalid = true;
-                }
-            }
-            else if (key.Equals("args", StringComparison.OrdinalIgnoreCase) && tokens.Length - 2 > 2)
-            {
-                diagnostics.Add(new RuleDiagnostic(path, number, 1, DiagnosticSeverity.Warning, SyncDiagnosticCodes.PluginBadValue, "auditd 3.0 passes at most 2 arguments to a plugin; the rest are dropped.", line));
+                case AuditdPluginMessageKind.Skipped:
+                    break;
+                case AuditdPluginMessageKind.LineDropped:
+                    var last = !text.EndsWith('\n') && message.LineNumber == lines.Length;
+                    diagnostics.Add(Error(path, message.LineNumber, SyncDiagnosticCodes.PluginSyntax, last
+                        ? "The last line has no newline at its end: auditd drops it (\"too long\"). End the file with a newline."
+                        : $"The line is {Encoding.UTF8.GetByteCount(line)} bytes; auditd reads at most {MaxLineBytes} bytes a line and drops longer ones.", line));
+                    break;
+                case AuditdPluginMessageKind.WrongNumberOfWords when !refused:
+                    diagnostics.Add(new RuleDiagnostic(path, message.LineNumber, 1, DiagnosticSeverity.Warning, SyncDiagnosticCodes.PluginBadValue,
+                        "auditd 3.0 passes at most 2 arguments to a plugin; the rest are dropped.", line));
+                    break;
+                case AuditdPluginMessageKind.OptionNotFound or AuditdPluginMessageKind.MissingEqualSign or AuditdPluginMessageKind.WrongNumberOfWords
+                    when separatorLines.Contains(message.LineNumber):
+                    break;
+                default:
+                    diagnostics.Add(Error(path, message.LineNumber, CodeFor(message.Kind),
+                        $"auditd skips this plugin: {message.Text.Replace(path, name, StringComparison.Ordinal)}.", message.LineNumber == 0 ? null : line));
+                    break;
             }
         }
 
-        if (active == "yes" && pluginPath is null)
+        if (refused || reading.Path is not { } program)
         {
-            diagnostics.Add(Error(path, 0, SyncDiagnosticCodes.PluginMissingPath, "The plugin is active but has no path; auditd refuses it.", null));
+            return diagnostics;
         }
 
-        if (pluginPath is not null && !pathInvalid && _allowedPaths.Count > 0 && !_allowedPaths.Contains(pluginPath, StringComparer.Ordinal))
+        var pathLine = Line(reading.PathLine);
+        var builtin = program.StartsWith("builtin_", StringComparison.OrdinalIgnoreCase);
+        var builtinType = string.Equals(reading.Type, "builtin", StringComparison.Ordinal);
+        if (builtin && !program.Equals("builtin_af_unix", StringComparison.OrdinalIgnoreCase))
         {
-            diagnostics.Add(Error(path, pathLine, SyncDiagnosticCodes.PluginPathNotAllowed,
-                $"{pluginPath} is not an allowed plugin program (allowedPluginPaths: {string.Join(", ", _allowedPaths)}); a plugin runs as root on every node.", null));
+            diagnostics.Add(Error(path, reading.PathLine, SyncDiagnosticCodes.PluginBadValue, $"auditd 3.0 has one builtin plugin, builtin_af_unix; {program} would never run.", pathLine));
+            return diagnostics;
+        }
+
+        if (builtin != builtinType && reading.Active == "yes")
+        {
+            diagnostics.Add(Error(path, reading.PathLine, SyncDiagnosticCodes.PluginBadValue, builtin
+                ? $"{program} needs type = builtin; with type = always auditd tries to run a program of that name."
+                : $"type = builtin runs only builtin_af_unix; auditd would not run {program}. Use type = always.", pathLine));
+        }
+
+        if (builtin)
+        {
+            diagnostics.Add(new RuleDiagnostic(path, reading.PathLine, 1, DiagnosticSeverity.Warning, SyncDiagnosticCodes.PluginObsolete,
+                $"{program} works on auditd 3.0 only; auditd 3.1 replaced it with the program /sbin/audisp-af_unix.", pathLine));
+        }
+        else if (!program.StartsWith('/') || program.Split('/').Contains(".."))
+        {
+            diagnostics.Add(Error(path, reading.PathLine, SyncDiagnosticCodes.PluginBadValue,
+                $"'{program}' must be an absolute program path (such as /sbin/audisp-syslog), without '..'.", pathLine));
+            return diagnostics;
+        }
+
+        if (!_allowList.Allows(program))
+        {
+            diagnostics.Add(Error(path, reading.PathLine, SyncDiagnosticCodes.PluginPathNotAllowed,
+                $"{program} is not an allowed plugin program (allowedPluginPaths: {_allowList}); a plugin runs as root on every node. " +
+                "List it in allowedPluginPaths (AA_ALLOWED_PLUGIN_PATHS, -AllowedPluginPath) to allow it.", pathLine));
         }
 
         return diagnostics;
     }
+
+    private static string CodeFor(AuditdPluginMessageKind kind) => kind switch
+    {
+        AuditdPluginMessageKind.UnknownKeyword => SyncDiagnosticCodes.PluginUnknownKey,
+        AuditdPluginMessageKind.NoPath => SyncDiagnosticCodes.PluginMissingPath,
+        AuditdPluginMessageKind.MissingEqualSign or AuditdPluginMessageKind.WrongNumberOfWords => SyncDiagnosticCodes.PluginSyntax,
+        _ => SyncDiagnosticCodes.PluginBadValue,
+    };
 
     private static RuleDiagnostic Error(string path, int line, string code, string message, string? text) =>
         new(path, line, 1, DiagnosticSeverity.Error, code, message, text);

@@ -17,6 +17,9 @@ public static class SyncDiagnosticCodes
     public const string NotUtf8Text = "AS1007";
     public const string NotARegularFile = "AS1008";
     public const string Unreadable = "AS1009";
+    public const string ImmutableNotAllowed = "AS1010";
+    public const string PanicNotAllowed = "AS1011";
+    public const string ImmutableNotLast = "AS1012";
     public const string IgnoredFile = "AS2001";
     public const string IgnoredDirectory = "AS2002";
 
@@ -38,6 +41,8 @@ public static class SyncDiagnosticCodes
         NotARegularFile or Unreadable => "SourceFileUnreadable",
         IgnoredFile or IgnoredDirectory => "IgnoredSourceFile",
         PluginPathNotAllowed => "PluginPathNotAllowed",
+        ImmutableNotAllowed or PanicNotAllowed => "IrreversibleSettingNotAllowed",
+        ImmutableNotLast => "ImmutableNotLastRule",
         _ when code.StartsWith("AP", StringComparison.Ordinal) => "InvalidPluginConfig",
         _ => "InvalidRule",
     };

@@ -32,6 +32,9 @@ public enum SyncFailure
     /// (<see cref="RejectedSource"/>); the source must change before it is written again.
     /// </summary>
     SourceRejectedByKernel,
+
+    /// <summary>A node file the sync would replace, remove or compare is a FIFO, device, directory, oversized file or has a name that is not UTF-8.</summary>
+    TargetFileUnusable,
 }
 
 /// <summary>A sync or drift run that could not proceed. <see cref="Path"/> is the directory or file at fault.</summary>

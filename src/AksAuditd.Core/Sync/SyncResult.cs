@@ -22,6 +22,12 @@ public sealed class SyncRequest
 
     public TimeSpan LockTimeout { get; init; } = TargetLock.DefaultTimeout;
 
+    /// <summary>Rules only: a source may contain -e 2 (as its last rule).</summary>
+    public bool AllowImmutable { get; init; }
+
+    /// <summary>Rules only: a source may contain -f 2.</summary>
+    public bool AllowPanic { get; init; }
+
     /// <summary>
     /// Asked, under the lock, once the plan is known and before anything changes; false leaves the node alone
     /// (a cmdlet's ShouldProcess, so -WhatIf and -Confirm see the real plan). Null applies the plan.

@@ -8,7 +8,7 @@ namespace AksAuditd.Core.Sync;
 
 /// <summary>Drift of a node directory against a source, with what was wrong or ignored in the source.</summary>
 /// <summary>What a poll that found nothing to do saw; the next poll that sees the same can stop early.</summary>
-internal sealed record QuietPoll(SourceFileSet Source, long TargetVersion, SyncMode Mode, bool AllowEmpty, string StatePath, ManagedFileRecord Record, List<RuleDiagnostic> Diagnostics, List<string> Foreign);
+internal sealed record QuietPoll(SourceFileSet Source, long TargetVersion, SyncMode Mode, bool AllowEmpty, bool AllowImmutable, bool AllowPanic, string StatePath, ManagedFileRecord Record, List<RuleDiagnostic> Diagnostics, List<string> Foreign);
 
 public sealed record DriftReport(IReadOnlyList<FileDrift> Drift, IReadOnlyList<RuleDiagnostic> Problems, string? SourceVersion);
 
@@ -91,6 +91,7 @@ public sealed class SyncService
         }
 
         var source = ReadSource(request, session);
+        RefuseUnusableFiles(node, source, LoadRecord(session, request.StatePath, kind, target).NamesFor(target), request.Mode);
 
         // The real kernel's verdict on exactly this source comes before the validator's: it is why the node has its previous rules.
         var rejected = RejectedSource.Load(request.StatePath, kind, _fs);
@@ -105,6 +106,7 @@ public sealed class SyncService
         List<RuleDiagnostic> diagnostics;
         if (quiet is not null && rejected is null && ReferenceEquals(quiet.Source, source) && quiet.TargetVersion == node.Version && node.Leftovers.Count == 0
             && quiet.Mode == request.Mode && quiet.AllowEmpty == request.AllowEmpty && quiet.StatePath == request.StatePath
+            && quiet.AllowImmutable == request.AllowImmutable && quiet.AllowPanic == request.AllowPanic
             && ReferenceEquals(LoadRecord(session, request.StatePath, kind, target), quiet.Record))
         {
             // The same source version, the same node files and the same record as a poll that found nothing to do.
@@ -117,6 +119,12 @@ public sealed class SyncService
             foreach (var file in source.Files)
             {
                 diagnostics.AddRange(session.Validate(file, Path.Combine(request.SourcePath, file.Name), _validator));
+            }
+
+            if (kind == SyncKind.Rules)
+            {
+                var consent = new IrreversibleSettingsConsent { AllowImmutable = request.AllowImmutable, AllowPanic = request.AllowPanic };
+                diagnostics.AddRange(consent.Check(source.Files.Select(f => (f.Name, Path.Combine(request.SourcePath, f.Name), f.Text))));
             }
         }
 
@@ -176,7 +184,7 @@ public sealed class SyncService
             ForgetRejected(request, rejected);
             ClaimSourceNames(session, request, record, source);
             session.Recovered = true;
-            session.LastQuiet = new QuietPoll(source, node.Version, request.Mode, request.AllowEmpty, request.StatePath,
+            session.LastQuiet = new QuietPoll(source, node.Version, request.Mode, request.AllowEmpty, request.AllowImmutable, request.AllowPanic, request.StatePath,
                 LoadRecord(session, request.StatePath, kind, target), diagnostics, plan.Foreign.ToList());
             _log.Debug("No change", new LogField("kind", kind.StateName()), new LogField("files", source.Files.Count), new LogField("durationMs", clock.ElapsedMilliseconds));
             return Result(false, false, false, [], [], [], plan.Foreign, null);
@@ -232,6 +240,25 @@ public sealed class SyncService
         catch (SyncException)
         {
             return source.Files.Count;
+        }
+    }
+
+    /// <summary>
+    /// A name the sync would replace, remove or vouch for that is not a readable regular file stops the sync, naming it:
+    /// writing over a directory fails halfway, and a FIFO or device would hang augenrules or auditd. Other agents' such
+    /// names are left alone in Managed mode.
+    /// </summary>
+    private void RefuseUnusableFiles(NodeFileSet node, SourceFileSet source, IReadOnlySet<string> managed, SyncMode mode)
+    {
+        foreach (var file in node.Unusable)
+        {
+            if (mode == SyncMode.Mirror || source.Find(file.Name) is not null || managed.Contains(file.Name))
+            {
+                throw new SyncException(SyncFailure.TargetFileUnusable, file.Path,
+                    $"The node file {file.Path} {file.Reason}; the sync cannot replace or remove it and leaves the node as it is. Remove it or rename it.");
+            }
+
+            _log.Warn("A node file that is not a readable regular file is left alone", new LogField("file", file.Path), new LogField("reason", file.Reason));
         }
     }
 

@@ -30,6 +30,16 @@ public sealed class GetAuditRuleCommand : RuleCommandBase
     private RuleParser? _parser;
     private readonly List<string> _lines = [];
 
+    protected override void BeginProcessing()
+    {
+        if (Arch.Length > 1)
+        {
+            ThrowTerminatingError(new ErrorRecord(
+                new ArgumentException($"Get-AuditRule reads rules for one arch; {string.Join(", ", Arch)} are several. Test-AuditRule checks several at once."),
+                "OneArchOnly", ErrorCategory.InvalidArgument, Arch));
+        }
+    }
+
     protected override void ProcessRecord()
     {
         _parser ??= new RuleParser(Options);

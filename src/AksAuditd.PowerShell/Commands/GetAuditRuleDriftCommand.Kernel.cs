@@ -15,20 +15,16 @@ public sealed partial class GetAuditRuleDriftCommand
     private void WriteKernelDrift()
     {
         var configuration = LoadConfiguration();
-        var root = NodeCmdlet.ResolveHostRoot(this, HostRoot, configuration);
+        var root = ResolveHostRoot(HostRoot, configuration);
         var rules = Core.Configuration.HostPath.Join(root, configuration.RulesDirectory);
         var runner = HostCommandRunner.For(root, Log);
         WriteVerbose($"Comparing {rules} with the kernel's rules through {runner.Mode}");
-        try
+        RunOnNode(root, () =>
         {
-            foreach (var drift in new KernelDriftReader(runner, NodeCmdlet.RuleCanon(root)).Read(rules))
+            foreach (var drift in new KernelDriftReader(runner, RuleCanon(root)).Read(rules))
             {
                 WriteObject(drift);
             }
-        }
-        catch (HostCommandException e)
-        {
-            ThrowTerminatingError(new ErrorRecord(e, e.TimedOut ? "HostCommandTimedOut" : "HostCommandFailed", ErrorCategory.InvalidResult, e.CommandLine));
-        }
+        });
     }
 }

@@ -13,18 +13,12 @@ public sealed class GetAuditdStatusCommand : AksAuditdCmdlet
 
     protected override void ProcessRecord()
     {
-        var root = NodeCmdlet.ResolveHostRoot(this, HostRoot);
-        var runner = HostCommandRunner.For(root, Log);
-        WriteVerbose($"Reaching the node at {root} through {runner.Mode}");
+        var root = ResolveHostRoot(HostRoot);
+        var runner = NodeRunner(root);
         AuditdStatus status;
         try
         {
-            status = new AuditdStatusReader(runner, Log).Read();
-        }
-        catch (HostCommandException e)
-        {
-            ThrowTerminatingError(new ErrorRecord(e, e.TimedOut ? "HostCommandTimedOut" : "HostCommandFailed", ErrorCategory.InvalidResult, e.CommandLine));
-            return;
+            status = RunOnNode(root, () => new AuditdStatusReader(runner, Log).Read());
         }
         catch (FormatException e)
         {

@@ -14,28 +14,12 @@ public sealed class InstallAuditdCommand : AksAuditdCmdlet
 
     protected override void ProcessRecord()
     {
-        var root = NodeCmdlet.ResolveHostRoot(this, HostRoot);
-        var runner = HostCommandRunner.For(root, Log);
-        WriteVerbose($"Reaching the node at {root} through {runner.Mode}");
-        try
-        {
-            var result = new AuditdInstaller(runner, Log).Install(line => ShouldProcess(root, line));
-            WriteVerbose(result.AlreadyInstalled
-                ? $"{string.Join(", ", result.Packages)} already installed on {result.Distribution}; no package manager ran"
-                : $"{result.PackageManager} installs {string.Join(", ", result.Packages)} on {result.Distribution}");
-            WriteObject(result);
-        }
-        catch (UnsupportedDistributionException e)
-        {
-            ThrowTerminatingError(new ErrorRecord(e, "UnsupportedDistribution", ErrorCategory.NotImplemented, root));
-        }
-        catch (PackageLockHeldException e)
-        {
-            ThrowTerminatingError(new ErrorRecord(e, "PackageLockHeld", ErrorCategory.ResourceBusy, e.LockPath ?? e.CommandLine));
-        }
-        catch (HostCommandException e)
-        {
-            ThrowTerminatingError(new ErrorRecord(e, e.TimedOut ? "HostCommandTimedOut" : "HostCommandFailed", ErrorCategory.InvalidResult, e.CommandLine));
-        }
+        var root = ResolveHostRoot(HostRoot);
+        var runner = NodeRunner(root);
+        var result = RunOnNode(root, () => new AuditdInstaller(runner, Log).Install(line => ShouldProcess(root, line)));
+        WriteVerbose(result.AlreadyInstalled
+            ? $"{string.Join(", ", result.Packages)} already installed on {result.Distribution}; no package manager ran"
+            : $"{result.PackageManager} installs {string.Join(", ", result.Packages)} on {result.Distribution}");
+        WriteObject(result);
     }
 }

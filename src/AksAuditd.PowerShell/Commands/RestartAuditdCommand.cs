@@ -24,31 +24,19 @@ public sealed class RestartAuditdCommand : AksAuditdCmdlet
     protected override void ProcessRecord()
     {
         var configuration = LoadConfiguration();
-        var root = NodeCmdlet.ResolveHostRoot(this, HostRoot, configuration);
+        var root = ResolveHostRoot(HostRoot, configuration);
         var state = StatePath is null
             ? Core.Configuration.HostPath.Join(root, configuration.StateDirectory)
             : SessionState.Path.GetUnresolvedProviderPathFromPSPath(StatePath);
         var rules = Core.Configuration.HostPath.Join(root, configuration.RulesDirectory);
-        var runner = HostCommandRunner.For(root, Log);
-        WriteVerbose($"Reaching the node at {root} through {runner.Mode}; rules.d {rules}; state {state}");
+        var runner = NodeRunner(root, $"; rules.d {rules}; state {state}");
         var mode = Enum.Parse<RestartMode>(Mode, ignoreCase: true);
 
-        RestartResult result;
-        try
+        var restarter = new AuditdRestarter(runner, RuleCanon(root), rules, new BackupStore(state, log: Log), Log)
         {
-            var restarter = new AuditdRestarter(runner, NodeCmdlet.RuleCanon(root), rules, new BackupStore(state, log: Log), Log);
-            result = restarter.Restart(mode, line => ShouldProcess(root, line));
-        }
-        catch (UnsupportedDistributionException e)
-        {
-            ThrowTerminatingError(new ErrorRecord(e, "UnsupportedDistribution", ErrorCategory.NotImplemented, root));
-            return;
-        }
-        catch (HostCommandException e)
-        {
-            ThrowTerminatingError(new ErrorRecord(e, e.TimedOut ? "HostCommandTimedOut" : "HostCommandFailed", ErrorCategory.InvalidResult, e.CommandLine));
-            return;
-        }
+            PluginsDirectory = Core.Configuration.HostPath.Join(root, configuration.PluginsDirectory),
+        };
+        var result = RunOnNode(root, () => restarter.Restart(mode, line => ShouldProcess(root, line)));
 
         if (result.RebootRequired)
         {
@@ -64,6 +52,13 @@ public sealed class RestartAuditdCommand : AksAuditdCmdlet
         else if (result.Rejection is { } rejection)
         {
             WriteError(rejection, "RuleRejected", ErrorCategory.InvalidData, rejection.File is null ? rejection.Rule : $"{rejection.File}:{rejection.Line}");
+        }
+        else if (result.Plugins.Count > 0)
+        {
+            foreach (var plugin in result.Plugins)
+            {
+                WriteError(new InvalidOperationException(plugin.ToString()), "PluginNotRunning", ErrorCategory.InvalidResult, plugin.File);
+            }
         }
         else if (!result.Succeeded && !result.Message.StartsWith("Not run:", StringComparison.Ordinal))
         {

@@ -29,10 +29,14 @@ public abstract class RuleCommandBase : AksAuditdCmdlet
     [AllowEmptyString]
     public string[] Line { get; set; } = [];
 
-    /// <summary>The node arch (x86_64/amd64 or aarch64/arm64): what -F arch=b64/b32 mean and which syscall table applies.</summary>
+    /// <summary>
+    /// The node arch (x86_64/amd64 or aarch64/arm64): what -F arch=b64/b32 mean and which syscall table applies.
+    /// Test-AuditRule takes several (a cluster with x86_64 and arm64 node pools); Get-AuditRule reads for one.
+    /// </summary>
     [Parameter]
     [ValidateSet("x86_64", "amd64", "aarch64", "arm64", "i386", IgnoreCase = false)]
-    public string Arch { get; set; } = "x86_64";
+    [ValidateCount(1, 5)]
+    public string[] Arch { get; set; } = ["x86_64"];
 
     /// <summary>The node's / (for example /node in the DaemonSet): resolves user names and checks that watched directories exist.</summary>
     [Parameter]
@@ -42,7 +46,7 @@ public abstract class RuleCommandBase : AksAuditdCmdlet
 
     private protected RuleParserOptions Options => _options ??= new RuleParserOptions
     {
-        Arch = Arch,
+        Arch = Arch[0],
         HostRoot = HostRoot is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(HostRoot),
     };
 

@@ -10,7 +10,7 @@ namespace AksAuditd.PowerShell.Commands;
 [OutputType("AksAuditd.Core.Sync.SyncResult")]
 public sealed class SyncAuditPluginsCommand : SyncCommandBase
 {
-    /// <summary>Plugin programs a file may name in its path; overrides the configuration's allowedPluginPaths.</summary>
+    /// <summary>Plugin programs a file may name in its path (or * for any); overrides the configuration's allowedPluginPaths. None: the audit package's own programs.</summary>
     [Parameter]
     public string[]? AllowedPluginPath { get; set; }
 
@@ -20,6 +20,10 @@ public sealed class SyncAuditPluginsCommand : SyncCommandBase
 
     private protected override string DefaultTarget(AksAuditdConfiguration configuration) => configuration.HostPluginsDirectory;
 
+    /// <remarks>
+    /// The plugin's program is not checked on the node here (a sandbox or an init-less node root may not have it yet):
+    /// Restart-Auditd verifies that auditd runs every active plugin, and names the one it does not.
+    /// </remarks>
     private protected override IRuleFileValidator CreateValidator(AksAuditdConfiguration configuration) =>
-        new PluginConfigValidator(AllowedPluginPath ?? configuration.AllowedPluginPaths);
+        new PluginConfigValidator(PluginAllowList.From(AllowedPluginPath ?? configuration.AllowedPluginPaths));
 }

@@ -62,6 +62,8 @@ public abstract class SyncCommandBase : AksAuditdCmdlet
             StatePath = state,
             Mode = mode,
             AllowEmpty = AllowEmpty.IsPresent || configuration.AllowEmptySource,
+            AllowImmutable = configuration.AllowImmutable,
+            AllowPanic = configuration.AllowPanic,
             Confirm = plan => ShouldProcess(target, $"Sync {KindName} from {source} ({mode}): {plan.Summary}"),
         };
 
@@ -101,7 +103,7 @@ internal static class SyncErrors
         SyncFailure.SourceMissing or SyncFailure.TargetMissing => ErrorCategory.ObjectNotFound,
         SyncFailure.SourceUnreadable => ErrorCategory.ReadError,
         SyncFailure.SourceEmpty or SyncFailure.SourceRejectedByKernel => ErrorCategory.InvalidData,
-        SyncFailure.TargetNotADirectory => ErrorCategory.InvalidType,
+        SyncFailure.TargetNotADirectory or SyncFailure.TargetFileUnusable => ErrorCategory.InvalidType,
         SyncFailure.TargetLocked => ErrorCategory.ResourceBusy,
         SyncFailure.InsufficientSpace => ErrorCategory.ResourceUnavailable,
         _ => ErrorCategory.WriteError,

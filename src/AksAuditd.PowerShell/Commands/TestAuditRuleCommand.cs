@@ -9,6 +9,7 @@ namespace AksAuditd.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "AuditRule", DefaultParameterSetName = PathSet)]
 [OutputType("AksAuditd.Core.Rules.RuleDiagnostic")]
+[OutputType("AksAuditd.Core.Rules.RuleArchitectureSummary")]
 [OutputType(typeof(bool))]
 public sealed class TestAuditRuleCommand : RuleCommandBase
 {
@@ -18,6 +19,7 @@ public sealed class TestAuditRuleCommand : RuleCommandBase
 
     private RuleValidator? _validator;
     private readonly List<string> _lines = [];
+    private readonly List<string> _files = [];
     private bool _anyError;
 
     protected override void ProcessRecord()
@@ -31,6 +33,13 @@ public sealed class TestAuditRuleCommand : RuleCommandBase
         }
         foreach (var path in ResolveFiles())
         {
+            if (Arch.Length > 1)
+            {
+                // Several arches: every file is checked for each at the end, and summarised file by file.
+                _files.Add(path);
+                continue;
+            }
+
             WriteVerbose($"Checking {path}");
             IReadOnlyList<RuleDiagnostic> diagnostics = [];
             if (TryRead(path, () => diagnostics = _validator.ValidatePath(path)))
@@ -44,11 +53,48 @@ public sealed class TestAuditRuleCommand : RuleCommandBase
     {
         if (ParameterSetName == LineSet && _validator is not null)
         {
-            Emit(_validator.ValidateLines(_lines));
+            foreach (var arch in Arch)
+            {
+                Emit(new RuleValidator(Options with { Arch = arch }).ValidateLines(_lines));
+            }
+        }
+        else if (Arch.Length > 1 && _files.Count > 0)
+        {
+            CheckArches();
         }
         if (Quiet.IsPresent)
         {
             WriteObject(!_anyError && !Failed);
+        }
+    }
+
+    /// <summary>Each finding once per arch it applies to (the arch in verbose), then which file loads on which arch.</summary>
+    private void CheckArches()
+    {
+        RuleArchitectureResult result;
+        try
+        {
+            result = new RuleArchitectureCheck(Options).Check(_files, Arch);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            WriteError(e, "RulesFileUnreadable", e is UnauthorizedAccessException ? ErrorCategory.PermissionDenied : ErrorCategory.ReadError, _files);
+            Failed = true;
+            return;
+        }
+
+        foreach (var (arch, diagnostic) in result.Diagnostics)
+        {
+            WriteVerbose($"{arch}: {diagnostic}");
+            Emit([diagnostic]);
+        }
+
+        foreach (var summary in result.Summaries)
+        {
+            if (!Quiet.IsPresent)
+            {
+                WriteObject(summary);
+            }
         }
     }
 

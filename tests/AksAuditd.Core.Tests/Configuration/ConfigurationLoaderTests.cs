@@ -27,6 +27,8 @@ public sealed class ConfigurationLoaderTests : IDisposable
         { "AllowedPluginPaths", "/sbin/audisp-syslog,/usr/sbin/audisp-remote", "[/sbin/audisp-syslog]", "/sbin/audisp-syslog;/usr/sbin/audisp-remote", "/sbin/audisp-syslog" },
         { "MetricsAddress", "127.0.0.1:9100", "off", "127.0.0.1:9100", "off" },
         { "NodeStatus", "true", "yes", "True", "True" },
+        { "AllowImmutable", "true", "true", "True", "True" },
+        { "AllowPanic", "1", "yes", "True", "True" },
     };
 
     [Fact]
@@ -224,6 +226,10 @@ public sealed class ConfigurationLoaderTests : IDisposable
     [InlineData("AA_SYNC_MODE", "replace", "SyncMode")]
     [InlineData("AA_ALLOW_EMPTY_SOURCE", "maybe", "AllowEmptySource")]
     [InlineData("AA_ALLOWED_PLUGIN_PATHS", "audisp-syslog", "AllowedPluginPaths")]
+    [InlineData("AA_POLL_INTERVAL", "500ms", "PollInterval")]
+    [InlineData("AA_POLL_INTERVAL", "999ms", "PollInterval")]
+    [InlineData("AA_ALLOW_IMMUTABLE", "sure", "AllowImmutable")]
+    [InlineData("AA_ALLOW_PANIC", "2", "AllowPanic")]
     public void InvalidEnvironmentValueNamesSettingValueAndVariable(string variable, string value, string setting)
     {
         var e = Assert.Throws<ConfigurationException>(() => Load(new Dictionary<string, string> { [variable] = value }, fileText: null));
@@ -243,6 +249,78 @@ public sealed class ConfigurationLoaderTests : IDisposable
         Assert.Equal("PollInterval", e.Setting);
         Assert.Contains("config.yaml:3:1", e.Message);
         Assert.Contains("unknown unit \"d\"", e.Message);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(" ")]
+    public void AnEmptyPluginAllowListInTheEnvironmentNeverWidensTheFilesList(string env)
+    {
+        var configuration = Load(new Dictionary<string, string> { ["AA_ALLOWED_PLUGIN_PATHS"] = env }, "allowedPluginPaths: [/opt/vendor/bin/plugin]\n");
+
+        Assert.Equal(new[] { "/opt/vendor/bin/plugin" }, configuration.AllowedPluginPaths);
+        Assert.Equal(ConfigurationSource.File, configuration.Source["AllowedPluginPaths"]);
+    }
+
+    [Fact]
+    public void AStarInThePluginAllowListIsAllowedWithAWarning()
+    {
+        var configuration = Load(new Dictionary<string, string> { ["AA_ALLOWED_PLUGIN_PATHS"] = "*" }, fileText: null);
+
+        Assert.Equal(new[] { "*" }, configuration.AllowedPluginPaths);
+        Assert.Contains(configuration.Warnings, w => w.Contains("AllowedPluginPaths is *") && w.Contains("AA_ALLOWED_PLUGIN_PATHS"));
+        Assert.DoesNotContain(Load(new Dictionary<string, string>(), fileText: null).Warnings, w => w.Contains("AllowedPluginPaths"));
+    }
+
+    [Fact]
+    public void AOneSecondPollIntervalIsTheShortestAllowed()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(1), Load(new Dictionary<string, string> { ["AA_POLL_INTERVAL"] = "1s" }, fileText: null).PollInterval);
+    }
+
+    [Fact]
+    public void AConfigFileOver64KiBIsAnErrorNamingIt()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => Load(new Dictionary<string, string>(), "logLevel: info\n" + new string('#', 64 * 1024) + "\n"));
+
+        Assert.Contains(Path.Combine(_directory, "config.yaml"), e.Message);
+        Assert.Contains("65536", e.Message);
+    }
+
+    [Theory]
+    [InlineData(200_000)]
+    [InlineData(60_000)]
+    [InlineData(65)]
+    public void DeeplyNestedYamlIsAnErrorNamingTheFileNotACrash(int depth)
+    {
+        // YamlDotNet 16.3.0 recurses once per level: 200,000 '[' overflowed the stack and killed the process.
+        var e = Assert.Throws<ConfigurationException>(() => Load(new Dictionary<string, string>(), "logLevel: " + new string('[', depth) + "\n"));
+
+        Assert.Contains(Path.Combine(_directory, "config.yaml"), e.Message);
+        Assert.Contains(depth > 64 * 1024 ? "bytes" : "levels deep", e.Message);
+    }
+
+    [Fact]
+    public void SixtyFourLevelsAreRead()
+    {
+        var e = Assert.Throws<ConfigurationException>(() => Load(new Dictionary<string, string>(), "logLevel: " + new string('[', 63) + new string(']', 63) + "\n"));
+
+        // The root mapping is level 1: 63 more is the limit, and the value is then only wrong, not refused as too deep.
+        Assert.DoesNotContain("levels deep", e.Message);
+    }
+
+    [Fact]
+    public void AFifoAsTheConfigFileIsAnErrorNotAHang()
+    {
+        var path = Path.Combine(_directory, "config.yaml");
+        File.Delete(path);
+        AksAuditd.Core.Tests.Sync.BadInputTests.Run("mkfifo", path);
+
+        var load = Task.Run(() => new ConfigurationLoader(_ => null).Load(path));
+
+        Assert.True(((IAsyncResult)load).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(20)), "loading a FIFO blocked");
+        var e = Assert.Throws<ConfigurationException>(() => load.GetAwaiter().GetResult());
+        Assert.Contains(path, e.Message);
     }
 
     [Fact]
@@ -276,8 +354,7 @@ public sealed class ConfigurationLoaderTests : IDisposable
         "LogLevel" => "Info",
         "PollInterval" => "00:00:30",
         "SyncMode" => "Managed",
-        "AllowEmptySource" => "False",
-        "NodeStatus" => "False",
+        "AllowEmptySource" or "AllowImmutable" or "AllowPanic" or "NodeStatus" => "False",
         _ => defaultText,
     };
 
@@ -296,6 +373,8 @@ public sealed class ConfigurationLoaderTests : IDisposable
         "AllowedPluginPaths" => string.Join(";", c.AllowedPluginPaths),
         "MetricsAddress" => c.MetricsAddress ?? "off",
         "NodeStatus" => c.NodeStatus.ToString(),
+        "AllowImmutable" => c.AllowImmutable.ToString(),
+        "AllowPanic" => c.AllowPanic.ToString(),
         _ => throw new ArgumentOutOfRangeException(nameof(setting), setting, "no reader for this setting"),
     };
 }

@@ -52,6 +52,74 @@ public sealed class QueryTests
         Assert.Equal(all.Where(e => e.Key == "procmon").TakeLast(5).Select(e => e.Serial), tail.Select(e => e.Serial));
     }
 
+    /// <summary>
+    /// The reader drops events by their first record (key, result, program) and by the type of single-record events
+    /// before building them; every filter and combination must keep exactly the events that filtering the whole
+    /// log afterwards keeps, in the same order.
+    /// </summary>
+    [Fact]
+    public void FilteringBeforeEventsAreBuiltKeepsWhatFilteringAfterwardsKeeps()
+    {
+        var all = All();
+        var pid = all.First(e => e.Key == "procmon").ProcessId!.Value;
+        var cases = new (AuditEventQuery Query, Func<AuditEvent, bool> Wanted)[]
+        {
+            (Query(keys: ["denied"]), e => e.Keys.Contains("denied")),
+            (Query(keys: ["proc*", "net"]), e => e.Keys.Any(k => k.StartsWith("proc", StringComparison.Ordinal) || k == "net")),
+            (Query(keys: ["no-such-key"]), _ => false),
+            (Query(success: true), e => e.Success == true),
+            (Query(success: false), e => e.Success == false),
+            (Query(executables: ["/usr/bin/ch[mo]*"]), e => e.Executable is "/usr/bin/chmod" or "/usr/bin/chown"),
+            (Query(executables: ["*/bash"]), e => e.Executable?.EndsWith("/bash", StringComparison.Ordinal) == true),
+            (Query(types: ["login"]), e => e.Types.Contains("LOGIN")),
+            (Query(types: ["CONFIG_CHANGE", "daemon_start"]), e => e.Types.Contains("CONFIG_CHANGE") || e.Types.Contains("DAEMON_START")),
+            (Query(types: ["PATH"]), e => e.Types.Contains("PATH")),
+            (Query(pids: [pid]), e => e.Records.Any(r => r.GetRaw("pid") == pid.ToString(System.Globalization.CultureInfo.InvariantCulture))),
+            (Query(keys: ["denied"], success: false), e => e.Keys.Contains("denied") && e.Success == false),
+            (Query(keys: ["watched"], success: true, types: ["SYSCALL"]), e => e.Keys.Contains("watched") && e.Success == true && e.Types.Contains("SYSCALL")),
+            (Query(success: true, executables: ["/usr/bin/*"], types: ["EXECVE", "USER"]),
+                e => e.Success == true && e.Executable?.StartsWith("/usr/bin/", StringComparison.Ordinal) == true && (e.Types.Contains("EXECVE") || e.Types.Contains("USER"))),
+        };
+
+        foreach (var (query, wanted) in cases)
+        {
+            var expected = all.Where(wanted).Select(e => (e.Timestamp, e.Serial)).ToList();
+            var read = Read(query).Select(e => (e.Timestamp, e.Serial)).ToList();
+            Assert.True(expected.SequenceEqual(read), $"{Describe(query)}: {read.Count} events read, {expected.Count} expected");
+        }
+
+        Assert.Contains(cases, c => all.Count(c.Wanted) > 0 && all.Count(c.Wanted) < all.Count);
+
+        static AuditEventQuery Query(string[]? keys = null, bool? success = null, string[]? executables = null, string[]? types = null, int[]? pids = null) =>
+            new()
+            {
+                Paths = [Fixtures.Recorded], HostRoot = HostRoot, Keys = keys ?? [], Success = success,
+                Executables = executables ?? [], MessageTypes = types ?? [], ProcessIds = pids ?? [],
+            };
+
+        static string Describe(AuditEventQuery q) =>
+            $"keys [{string.Join(",", q.Keys)}] success {q.Success} exe [{string.Join(",", q.Executables)}] types [{string.Join(",", q.MessageTypes)}] pids [{string.Join(",", q.ProcessIds)}]";
+    }
+
+    /// <summary>The default view's text and the table's columns are compiled properties; the text is built once.</summary>
+    [Fact]
+    public void PrintedTextIsAusearchsAndBuiltOnce()
+    {
+        var all = All();
+        var call = all.First(e => e.Key == "procmon");
+        Assert.Same(call.ToString(), call.ToString());
+        Assert.StartsWith("----\n", call.ToString());
+        Assert.Equal(call.Records.Count, call.ToString().Split('\n').Length - 1);
+        Assert.Equal(call.Records.Reverse().Select(r => r.ToString()), call.ToString().Split('\n').Skip(1));
+        Assert.Equal(call.Syscall, call.Kind);
+        Assert.Equal(call.Success == true ? "yes" : "no", call.Result);
+        Assert.Equal(call.ProcessTitle, call.Description);
+
+        var daemon = all.First(e => e.Types[0] == "DAEMON_START");
+        Assert.Equal("DAEMON_START", daemon.Kind);
+        Assert.Equal(string.Join(' ', daemon.Records[0].Fields.Take(6)), daemon.Description);
+    }
+
     [Fact]
     public void DefaultLogIsTheNodesLogFileFromAuditdConf()
     {

@@ -29,7 +29,8 @@ public sealed class DebianInstallTests
             File.WriteAllText(Path.Combine(root, "usr/sbin/policy-rc.d"), "#!/bin/sh\nexit 101\n");
             File.SetUnixFileMode(Path.Combine(root, "usr/sbin/policy-rc.d"), (UnixFileMode)Convert.ToInt32("755", 8));
             var log = new RecordingLogSink();
-            var runner = new HostCommandRunner(root, HostAccessMode.Chroot, log);
+            // The chroot's service start loads its rules.d into this machine's kernel: behind the kernel load guard.
+            var runner = new GuardedHostCommandRunner(new HostCommandRunner(root, HostAccessMode.Chroot, log));
 
             var first = new AuditdInstaller(runner, log).Install(_ => true);
 

@@ -134,6 +134,22 @@ public sealed class DistributionPlanTests
         Assert.Equal("augenrules --load", service.LoadRules().ToString());
     }
 
+    [Theory]
+    [InlineData(DistributionFamily.Debian, InitSystem.Systemd, null)]
+    [InlineData(DistributionFamily.AzureLinux, InitSystem.Systemd, null)]
+    // RHEL's legacy action stops auditd itself, so it works whatever the unit says.
+    [InlineData(DistributionFamily.RedHat, InitSystem.Systemd, "service auditd restart")]
+    [InlineData(DistributionFamily.Debian, InitSystem.SysV, "service auditd restart")]
+    public void AUnitThatRefusesAManualStopGetsNoSystemctlRestart(DistributionFamily family, InitSystem init, string? expected)
+    {
+        var service = new AuditdService(family, init, HostAccessMode.Direct);
+
+        Assert.Equal(expected, service.Restart(unitRefusesManualStop: true)?.ToString());
+        Assert.Equal(service.Restart().ToString(), service.Restart(unitRefusesManualStop: false)!.ToString());
+        Assert.Equal("systemctl kill --kill-who=main --signal=SIGTERM auditd.service", service.StopBySignal().ToString());
+        Assert.Equal("systemctl show --property=RefuseManualStop --value auditd.service", service.ShowRefuseManualStop().ToString());
+    }
+
     [Fact]
     public void WithoutSystemdTheInitScriptDoesEverything()
     {

@@ -131,6 +131,7 @@ public sealed class WholeFileTests
 
     private static string Auditctl(params string[] args)
     {
+        KernelLoadGuard.AssertSafeCommand("auditctl", args);
         var start = new ProcessStartInfo("/sbin/auditctl") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args)
         {

@@ -145,6 +145,7 @@ public sealed class DefaultRulesTests
     private static (int ExitCode, string Output) Auditctl(params string[] arguments)
     {
         Assert.DoesNotContain(arguments, a => a.StartsWith("-e", StringComparison.Ordinal) || a.StartsWith("--loginuid", StringComparison.Ordinal));
+        KernelLoadGuard.AssertSafeCommand("auditctl", arguments);
         var start = new ProcessStartInfo("auditctl") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in arguments)
         {

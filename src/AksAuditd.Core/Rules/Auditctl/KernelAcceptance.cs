@@ -33,22 +33,22 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
             var f = rule.Fields[i];
             var type = f.Type;
             var value = f.Value;
-            var name = AuditLookups.FieldName(type) ?? type.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var name = AuditLookups.FieldName((int)type) ?? ((int)type).ToString(System.Globalization.CultureInfo.InvariantCulture);
             var op = AuditConstants.OperatorSymbol(f.Op);
 
             // Legacy "auid is unset" test: the kernel turns auid=-1 into loginuid_set=0.
-            if (type == AuditConstants.LoginUid && value == uint.MaxValue && !f.IsUnresolvedName)
+            if (type == AuditField.LoginUid && value == uint.MaxValue && !f.IsUnresolvedName)
             {
-                type = AuditConstants.LoginUidSet;
+                type = AuditField.LoginUidSet;
                 value = 0;
             }
 
-            if (type == AuditConstants.FsType && rule.List != AuditConstants.FilterFs)
+            if (type == AuditField.FsType && rule.List != AuditFilterList.Filesystem)
             {
                 Refuse(Column(i), RuleDiagnosticCodes.FieldNotAllowedOnList, "fstype only works on the filesystem list", InvalidArgument);
                 return;
             }
-            if (rule.List == AuditConstants.FilterFs && type is not (AuditConstants.FsType or AuditConstants.FilterKey))
+            if (rule.List == AuditFilterList.Filesystem && type is not (AuditField.FsType or AuditField.FilterKey))
             {
                 Refuse(Column(i), RuleDiagnosticCodes.FieldNotAllowedOnList, $"the filesystem list only takes fstype (and key) fields, not {name}", InvalidArgument);
                 return;
@@ -58,31 +58,31 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
             var equalityOnly = f.Op is AuditConstants.OpEqual or AuditConstants.OpNotEqual;
             switch (type)
             {
-                case >= AuditConstants.Arg0 and <= AuditConstants.Arg3:
-                case AuditConstants.Pers:
-                case AuditConstants.DevMinor:
+                case >= AuditField.Arg0 and <= AuditField.Arg3:
+                case AuditField.Pers:
+                case AuditField.DevMinor:
                     break;
-                case AuditConstants.Uid or AuditConstants.Euid or AuditConstants.Suid or AuditConstants.Fsuid or AuditConstants.LoginUid
-                    or AuditConstants.ObjUid or AuditConstants.Gid or AuditConstants.Egid or AuditConstants.Sgid or AuditConstants.Fsgid
-                    or AuditConstants.ObjGid or AuditConstants.Pid or AuditConstants.MsgType or AuditConstants.Ppid or AuditConstants.DevMajor
-                    or AuditConstants.Exit or AuditConstants.Success or AuditConstants.Inode or AuditConstants.SessionId or AuditConstants.SubjSen
-                    or AuditConstants.SubjClr or AuditConstants.ObjLevLow or AuditConstants.ObjLevHigh or AuditConstants.SaddrFam:
+                case AuditField.Uid or AuditField.Euid or AuditField.Suid or AuditField.Fsuid or AuditField.LoginUid
+                    or AuditField.ObjUid or AuditField.Gid or AuditField.Egid or AuditField.Sgid or AuditField.Fsgid
+                    or AuditField.ObjGid or AuditField.Pid or AuditField.MsgType or AuditField.Ppid or AuditField.DevMajor
+                    or AuditField.Exit or AuditField.Success or AuditField.Inode or AuditField.SessionId or AuditField.SubjSen
+                    or AuditField.SubjClr or AuditField.ObjLevLow or AuditField.ObjLevHigh or AuditField.SaddrFam:
                     if (bitOps)
                     {
                         Refuse(Column(i), RuleDiagnosticCodes.OperatorNotAllowed, $"-F {name}{op}: the & and &= operators only work on a0-a3, pers and devminor", InvalidArgument);
                         return;
                     }
                     break;
-                case AuditConstants.LoginUidSet:
+                case AuditField.LoginUidSet:
                     if (!equalityOnly)
                     {
                         Refuse(Column(i), RuleDiagnosticCodes.OperatorNotAllowed, $"-F auid{op}-1: 'unset' (-1, 4294967295) can only be tested with = or != (auid=unset, auid!=unset)", InvalidArgument);
                         return;
                     }
                     break;
-                case AuditConstants.SubjUser or AuditConstants.SubjRole or AuditConstants.SubjType or AuditConstants.ObjUser or AuditConstants.ObjRole
-                    or AuditConstants.ObjType or AuditConstants.Watch or AuditConstants.Dir or AuditConstants.FilterKey or AuditConstants.Arch
-                    or AuditConstants.FsType or AuditConstants.Perm or AuditConstants.FileType or AuditConstants.FieldCompare or AuditConstants.Exe:
+                case AuditField.SubjUser or AuditField.SubjRole or AuditField.SubjType or AuditField.ObjUser or AuditField.ObjRole
+                    or AuditField.ObjType or AuditField.Watch or AuditField.Dir or AuditField.FilterKey or AuditField.Arch
+                    or AuditField.FsType or AuditField.Perm or AuditField.FileType or AuditField.FieldCompare or AuditField.Exe:
                     if (!equalityOnly)
                     {
                         Refuse(Column(i), RuleDiagnosticCodes.OperatorNotAllowed, $"-F {name}{op}: {name} only takes the = and != operators", InvalidArgument);
@@ -94,7 +94,7 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
                     return;
             }
 
-            if (type == AuditConstants.FileType && (value & ~AuditConstants.SfmtMask) != 0)
+            if (type == AuditField.FileType && (value & ~AuditConstants.SfmtMask) != 0)
             {
                 Refuse(Column(i), RuleDiagnosticCodes.UnknownFileType, "-F filetype: not a file type", InvalidArgument);
                 return;
@@ -102,24 +102,24 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
 
             switch (type)
             {
-                case AuditConstants.Uid or AuditConstants.Euid or AuditConstants.Suid or AuditConstants.Fsuid or AuditConstants.LoginUid or AuditConstants.ObjUid:
+                case AuditField.Uid or AuditField.Euid or AuditField.Suid or AuditField.Fsuid or AuditField.LoginUid or AuditField.ObjUid:
                     if (!f.IsUnresolvedName && value == uint.MaxValue)
                     {
                         Refuse(Column(i), RuleDiagnosticCodes.InvalidId, $"-F {name}: -1 (4294967295, 'unset') is not a valid user id; only auid can be tested for 'unset'", InvalidArgument);
                         return;
                     }
                     break;
-                case AuditConstants.Gid or AuditConstants.Egid or AuditConstants.Sgid or AuditConstants.Fsgid or AuditConstants.ObjGid:
+                case AuditField.Gid or AuditField.Egid or AuditField.Sgid or AuditField.Fsgid or AuditField.ObjGid:
                     if (!f.IsUnresolvedName && value == uint.MaxValue)
                     {
                         Refuse(Column(i), RuleDiagnosticCodes.InvalidId, $"-F {name}: 4294967295 (-1) is not a valid group id", InvalidArgument);
                         return;
                     }
                     break;
-                case AuditConstants.Watch:
+                case AuditField.Watch:
                     {
                         var path = f.Text ?? string.Empty;
-                        if (!path.StartsWith('/') || path.EndsWith('/') || rule.List != AuditConstants.FilterExit || f.Op != AuditConstants.OpEqual
+                        if (!path.StartsWith('/') || path.EndsWith('/') || rule.List != AuditFilterList.Exit || f.Op != AuditConstants.OpEqual
                             || inodeSet || watchSet || treeSet)
                         {
                             Refuse(Column(i), WatchCode("path", path, f.Op), WatchProblem("path", path, f.Op, inodeSet, watchSet || treeSet), InvalidArgument);
@@ -128,10 +128,10 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
                         watchSet = true;
                     }
                     break;
-                case AuditConstants.Dir:
+                case AuditField.Dir:
                     {
                         var path = f.Text ?? string.Empty;
-                        if (!path.StartsWith('/') || rule.List != AuditConstants.FilterExit || f.Op != AuditConstants.OpEqual
+                        if (!path.StartsWith('/') || rule.List != AuditFilterList.Exit || f.Op != AuditConstants.OpEqual
                             || inodeSet || watchSet || treeSet)
                         {
                             Refuse(Column(i), WatchCode("dir", path, f.Op), WatchProblem("dir", path, f.Op, inodeSet, watchSet || treeSet), InvalidArgument);
@@ -140,7 +140,7 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
                         treeSet = true;
                     }
                     break;
-                case AuditConstants.Inode:
+                case AuditField.Inode:
                     if (watchSet || treeSet)
                     {
                         Refuse(Column(i), RuleDiagnosticCodes.ConflictingFields, "-F inode cannot be combined with path= or dir= in one rule", InvalidArgument);
@@ -148,7 +148,7 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
                     }
                     inodeSet = true;
                     break;
-                case AuditConstants.FilterKey:
+                case AuditField.FilterKey:
                     if (keySet)
                     {
                         Refuse(Column(i), RuleDiagnosticCodes.ConflictingFields, "a rule has one key field; give several keys with -k (or key=) instead of key!= plus a key", InvalidArgument);
@@ -156,7 +156,7 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
                     }
                     keySet = true;
                     break;
-                case AuditConstants.Exe:
+                case AuditField.Exe:
                     {
                         var path = f.Text ?? string.Empty;
                         if (exeSet)
@@ -192,11 +192,11 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
         for (var i = 0; i < rule.Fields.Count; i++)
         {
             var f = rule.Fields[i];
-            if (f.Type == AuditConstants.Watch && !ParentExists(f.Text!, Column(i), line.IsWatchOption ? "watch" : "path"))
+            if (f.Type == AuditField.Watch && !ParentExists(f.Text!, Column(i), line.IsWatchOption ? "watch" : "path"))
             {
                 return;
             }
-            if (f.Type == AuditConstants.Dir && env.GetPathKind(f.Text!) == HostPathKind.Missing)
+            if (f.Type == AuditField.Dir && env.GetPathKind(f.Text!) == HostPathKind.Missing)
             {
                 Refuse(Column(i), RuleDiagnosticCodes.PathMissingOnNode, $"the directory {f.Text} does not exist on the node ({env.Description}); the kernel refuses the rule", NoSuchFile);
                 return;
@@ -251,7 +251,7 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
     }
 
     private void Refuse(int column, string code, string message, string reason) =>
-        line.Fail(code, column, message, $"Error sending {Request} rule data request ({reason})");
+        line.Report.Fail(code, column, message, $"Error sending {Request} rule data request ({reason})");
 
     private static string WatchCode(string name, string path, uint op) =>
         !path.StartsWith('/') ? RuleDiagnosticCodes.RelativePath
@@ -269,7 +269,7 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
         for (var i = 0; i < rule.Fields.Count; i++)
         {
             var f = rule.Fields[i];
-            if (f.Type == AuditConstants.FilterKey && keyOption is not null && i == rule.Fields.Count - 1)
+            if (f.Type == AuditField.FilterKey && keyOption is not null && i == rule.Fields.Count - 1)
             {
                 columns[i] = (keyOption.ValueToken ?? keyOption.OptionToken).Column;
                 continue;
@@ -279,7 +279,7 @@ internal sealed class KernelAcceptance(AuditctlLine line, KernelRule rule, LineC
                 var o = fieldOptions[next];
                 columns[i] = (o.ValueToken ?? o.OptionToken).Column;
                 // -w makes two fields (path and default perm); a later -p updates that perm instead of adding one.
-                if (!(o.Name is "-w" or "-W" && f.Type is AuditConstants.Watch or AuditConstants.Dir))
+                if (!(o.Name is "-w" or "-W" && f.Type is AuditField.Watch or AuditField.Dir))
                 {
                     next++;
                 }

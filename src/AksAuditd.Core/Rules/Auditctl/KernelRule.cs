@@ -8,7 +8,7 @@ namespace AksAuditd.Core.Rules.Auditctl;
 /// <summary>One field of a rule as auditctl sends it to the kernel (struct audit_rule_data: type, operator, value or string).</summary>
 internal sealed class KernelField
 {
-    public required int Type { get; init; }
+    public required AuditField Type { get; init; }
 
     public required uint Op { get; init; }
 
@@ -27,7 +27,7 @@ internal sealed class KernelField
 /// </summary>
 internal sealed class KernelRule
 {
-    public int List { get; set; }
+    public AuditFilterList List { get; set; }
 
     public int Action { get; set; }
 
@@ -54,8 +54,8 @@ internal sealed class KernelRule
         return true;
     }
 
-    private bool ListTakesNoSyscalls => List is AuditConstants.FilterUser or AuditConstants.FilterTask
-        or AuditConstants.FilterExclude or AuditConstants.FilterFs;
+    private bool ListTakesNoSyscalls => List is AuditFilterList.User or AuditFilterList.Task
+        or AuditFilterList.Exclude or AuditFilterList.Filesystem;
 
     /// <summary>is_watch(): only path/dir/perm/key fields, a perm field, and all syscalls.</summary>
     public bool IsWatch
@@ -65,11 +65,11 @@ internal sealed class KernelRule
             var perm = false;
             foreach (var f in Fields)
             {
-                if (f.Type == AuditConstants.Perm)
+                if (f.Type == AuditField.Perm)
                 {
                     perm = true;
                 }
-                if (f.Type is not (AuditConstants.Perm or AuditConstants.FilterKey or AuditConstants.Dir or AuditConstants.Watch))
+                if (f.Type is not (AuditField.Perm or AuditField.FilterKey or AuditField.Dir or AuditField.Watch))
                 {
                     return false;
                 }
@@ -92,10 +92,10 @@ internal sealed class KernelRule
     public string Identity()
     {
         var b = Scratch();
-        b.Append(List).Append('|').Append(Action).Append('|').Append(Prepend ? 'A' : 'a');
+        b.Append((int)List).Append('|').Append(Action).Append('|').Append(Prepend ? 'A' : 'a');
         foreach (var f in Fields)
         {
-            b.Append('|').Append(f.Type).Append(':').Append(f.Op.ToString("x", CultureInfo.InvariantCulture)).Append(':');
+            b.Append('|').Append((int)f.Type).Append(':').Append(f.Op.ToString("x", CultureInfo.InvariantCulture)).Append(':');
             b.Append(f.Text ?? f.Value.ToString(CultureInfo.InvariantCulture));
         }
         b.Append('|');
@@ -129,7 +129,7 @@ internal sealed class KernelRule
             uint elf = 0;
             foreach (var f in Fields)
             {
-                if (f.Type == AuditConstants.Arch)
+                if (f.Type == AuditField.Arch)
                 {
                     elf = f.Value;
                     var archMachine = AuditLookups.ElfToMachine(f.Value);
@@ -153,20 +153,20 @@ internal sealed class KernelRule
 
         foreach (var f in Fields)
         {
-            if (f.Type == AuditConstants.Arch)
+            if (f.Type == AuditField.Arch)
             {
                 continue;
             }
             var op = AuditConstants.OperatorSymbol(f.Op);
-            var name = AuditLookups.FieldName(f.Type);
+            var name = AuditLookups.FieldName((int)f.Type);
             if (name is null)
             {
-                b.Append(" f").Append(f.Type).Append(op).Append(unchecked((int)f.Value));
+                b.Append(" f").Append((int)f.Type).Append(op).Append(unchecked((int)f.Value));
                 continue;
             }
             switch (f.Type)
             {
-                case AuditConstants.MsgType:
+                case AuditField.MsgType:
                     b.Append(" -F ").Append(name).Append(op);
                     if (MessageTypes.TryGetName(unchecked((int)f.Value), out var typeName))
                     {
@@ -177,39 +177,39 @@ internal sealed class KernelRule
                         b.Append(unchecked((int)f.Value));
                     }
                     break;
-                case AuditConstants.Watch:
-                case AuditConstants.Dir:
+                case AuditField.Watch:
+                case AuditField.Dir:
                     if (watch)
                     {
                         b.Append("-w ").Append(f.Text);
                     }
                     else
                     {
-                        b.Append(" -F ").Append(f.Type == AuditConstants.Watch ? "path=" : "dir=").Append(f.Text);
+                        b.Append(" -F ").Append(f.Type == AuditField.Watch ? "path=" : "dir=").Append(f.Text);
                     }
                     break;
-                case AuditConstants.Exe:
+                case AuditField.Exe:
                     b.Append(" -F exe=").Append(f.Text);
                     break;
-                case AuditConstants.FilterKey:
+                case AuditField.FilterKey:
                     foreach (var key in (f.Text ?? string.Empty).Split(AuditConstants.KeySeparator, StringSplitOptions.RemoveEmptyEntries))
                     {
                         b.Append(watch ? " -k " : " -F key=").Append(key);
                     }
                     break;
-                case AuditConstants.Perm:
-                    b.Append(watch ? " -p " : " -F perm=").Append(PermissionLetters(f.Value));
+                case AuditField.Perm:
+                    b.Append(watch ? " -p " : " -F perm=").Append(PermissionLetters.Format((AuditPermissions)f.Value));
                     break;
-                case AuditConstants.Inode:
+                case AuditField.Inode:
                     b.Append(" -F ").Append(name).Append(op).Append(f.Value);
                     break;
-                case AuditConstants.FieldCompare:
+                case AuditField.FieldCompare:
                     b.Append(" -C ").Append(ComparisonText(f.Value, op));
                     break;
-                case >= AuditConstants.Arg0 and <= AuditConstants.Arg3:
+                case >= AuditField.Arg0 and <= AuditField.Arg3:
                     b.Append(" -F ").Append(name).Append(op).Append("0x").Append(f.Value.ToString("X", CultureInfo.InvariantCulture));
                     break;
-                case AuditConstants.Exit:
+                case AuditField.Exit:
                     var value = unchecked((int)f.Value);
                     var errName = value == int.MinValue ? null : AuditLookups.ErrnoName(Math.Abs(value));
                     b.Append(" -F ").Append(name).Append(op);
@@ -222,7 +222,7 @@ internal sealed class KernelRule
                         b.Append(value);
                     }
                     break;
-                case AuditConstants.FsType:
+                case AuditField.FsType:
                     b.Append(" -F ").Append(name).Append(op);
                     if (AuditLookups.FsTypeName(f.Value) is { } fsName)
                     {
@@ -286,17 +286,7 @@ internal sealed class KernelRule
     }
 
     /// <summary>The list name auditctl -l prints; "(null)" for a number libaudit has no name for, as printf prints it.</summary>
-    public static string ListName(int list) => AuditLookups.ListName(list) ?? "(null)";
-
-    public static string PermissionLetters(uint value)
-    {
-        var b = new StringBuilder(4);
-        if ((value & AuditConstants.PermRead) != 0) b.Append('r');
-        if ((value & AuditConstants.PermWrite) != 0) b.Append('w');
-        if ((value & AuditConstants.PermExec) != 0) b.Append('x');
-        if ((value & AuditConstants.PermAttr) != 0) b.Append('a');
-        return b.ToString();
-    }
+    public static string ListName(AuditFilterList list) => AuditLookups.ListName((int)list) ?? "(null)";
 
     /// <summary>The AUDIT_COMPARE_* values and how auditctl -l names them (left op right).</summary>
     public static readonly (uint Value, string Left, string Right)[] Comparisons =
@@ -323,14 +313,14 @@ internal sealed class KernelRule
     }
 
     /// <summary>The AUDIT_COMPARE_* value for a pair of fields, in either order (audit_rule_interfield_comp_data).</summary>
-    public static uint ComparisonFor(int left, int right)
+    public static uint ComparisonFor(AuditField left, AuditField right)
     {
-        static string? Name(int field) => field switch
+        static string? Name(AuditField field) => field switch
         {
-            AuditConstants.Uid => "uid", AuditConstants.Euid => "euid", AuditConstants.Suid => "suid",
-            AuditConstants.Fsuid => "fsuid", AuditConstants.LoginUid => "auid", AuditConstants.ObjUid => "obj_uid",
-            AuditConstants.Gid => "gid", AuditConstants.Egid => "egid", AuditConstants.Sgid => "sgid",
-            AuditConstants.Fsgid => "fsgid", AuditConstants.ObjGid => "obj_gid",
+            AuditField.Uid => "uid", AuditField.Euid => "euid", AuditField.Suid => "suid",
+            AuditField.Fsuid => "fsuid", AuditField.LoginUid => "auid", AuditField.ObjUid => "obj_uid",
+            AuditField.Gid => "gid", AuditField.Egid => "egid", AuditField.Sgid => "sgid",
+            AuditField.Fsgid => "fsgid", AuditField.ObjGid => "obj_gid",
             _ => null,
         };
         var l = Name(left);

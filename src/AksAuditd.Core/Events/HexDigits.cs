@@ -1,0 +1,35 @@
+namespace AksAuditd.Core.Events;
+
+/// <summary>Hex and decimal digits in the bytes of a log value (C numbers themselves are parsed by Audit.CNumber).</summary>
+internal static class HexDigits
+{
+    public static bool IsHex(ReadOnlySpan<byte> value)
+    {
+        foreach (var b in value)
+        {
+            if (!IsHexDigit(b))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public static bool IsDecimal(ReadOnlySpan<byte> value)
+    {
+        foreach (var b in value)
+        {
+            if ((uint)(b - '0') > 9)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public static bool IsHexDigit(byte b) => (uint)(b - '0') <= 9 || (uint)((b | 0x20) - 'a') <= 5;
+
+    public static int HexValue(byte b) => (uint)(b - '0') <= 9 ? b - '0' : (b | 0x20) - 'a' + 10;
+}
