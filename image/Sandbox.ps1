@@ -186,7 +186,7 @@ function New-SandboxNode {
     # The folders of an AKS Ubuntu node that rules name: the sync checks a watch's parent folder on the node, as
     # the kernel does when it loads the rule. /bin, /sbin and /lib are links into /usr (merged /usr).
     $folders = 'etc/audit/rules.d', 'etc/audit/plugins.d', 'etc/security', 'etc/ssh', 'etc/pam.d', 'etc/kubernetes',
-        'usr/bin', 'usr/sbin', 'usr/lib', 'usr/local/bin', 'var/log/audit', 'var/lib', 'tmp', 'run'
+        'usr/bin', 'usr/sbin', 'usr/lib', 'usr/lib/systemd', 'usr/local/bin', 'var/log/audit', 'var/lib', 'tmp', 'run'
     foreach ($dir in $folders) { New-Item -ItemType Directory -Force (Join-Path $node $dir) | Out-Null }
     foreach ($link in 'bin', 'sbin', 'lib') { [System.IO.Directory]::CreateSymbolicLink((Join-Path $node $link), "usr/$link") | Out-Null }
     [System.IO.File]::WriteAllText((Join-Path $node 'etc/audit/rules.d/audit.rules'),
