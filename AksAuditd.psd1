@@ -24,6 +24,8 @@
         'Get-AuditdStatus'
         'Test-AuditRule'
         'Get-AuditRule'
+        'Start-AksAuditdReporter'
+        'Get-AuditFleetStatus'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

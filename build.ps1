@@ -153,7 +153,9 @@ function Build-StagedModule {
     $required = @(
         'AksAuditd.psd1', 'AksAuditd.PowerShell.dll', 'AksAuditd.Format.ps1xml',
         'en-US/AksAuditd.PowerShell.dll-Help.xml',
-        'Dependencies/AksAuditd.Core.dll', 'Dependencies/YamlDotNet.dll', 'Dependencies/System.IO.Hashing.dll'
+        'Dependencies/AksAuditd.Core.dll', 'Dependencies/YamlDotNet.dll', 'Dependencies/System.IO.Hashing.dll',
+        # The metrics endpoint and the Node status publisher; loaded only when they are turned on.
+        'Dependencies/Prometheus.NetStandard.dll', 'Dependencies/KubernetesClient.dll', 'Dependencies/Fractions.dll'
     )
     foreach ($path in $required) {
         if (-not (Test-Path (Join-Path $ModuleOut $path))) { throw "Staged module is missing $path" }

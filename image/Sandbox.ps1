@@ -176,7 +176,7 @@ function New-SandboxNode {
     # The folders of an AKS Ubuntu node that rules name: the sync checks a watch's parent folder on the node, as
     # the kernel does when it loads the rule. /bin, /sbin and /lib are links into /usr (merged /usr).
     $folders = 'etc/audit/rules.d', 'etc/audit/plugins.d', 'etc/security', 'etc/ssh', 'etc/pam.d', 'etc/kubernetes',
-        'usr/bin', 'usr/sbin', 'usr/lib', 'usr/local/bin', 'var/log/audit', 'var/lib', 'tmp', 'run'
+        'usr/bin', 'usr/sbin', 'usr/lib', 'usr/lib/systemd', 'usr/local/bin', 'var/log/audit', 'var/lib', 'tmp', 'run'
     foreach ($dir in $folders) { New-Item -ItemType Directory -Force (Join-Path $node $dir) | Out-Null }
     foreach ($link in 'bin', 'sbin', 'lib') { [System.IO.Directory]::CreateSymbolicLink((Join-Path $node $link), "usr/$link") | Out-Null }
     [System.IO.File]::WriteAllText((Join-Path $node 'etc/audit/rules.d/audit.rules'),
@@ -241,11 +241,23 @@ function Start-Entrypoint {
         AA_PLUGINS_SOURCE = $Sandbox.PluginsVolume
         AA_HEARTBEAT_FILE = $Sandbox.Heartbeat
         AA_POLL_INTERVAL = '1s'
+        # Loopback and a free port, not the image's :9877: several sandboxes may run on one machine.
+        AA_METRICS_ADDRESS = "127.0.0.1:$(Get-FreeTcpPort)"
     }
     foreach ($entry in $Environment.GetEnumerator()) { $settings[$entry.Key] = $entry.Value }
     foreach ($entry in $settings.GetEnumerator()) { $start.Environment[$entry.Key] = [string]$entry.Value }
     $process = [System.Diagnostics.Process]::Start($start)
-    return [pscustomobject]@{ Process = $process; Out = $out; Err = $err; Started = [DateTime]::UtcNow }
+    $metrics = if ($settings.AA_METRICS_ADDRESS -match '^(?<host>[^:]*):(?<port>\d+)$') {
+        "http://$(if ($Matches.host) { $Matches.host } else { '127.0.0.1' }):$($Matches.port)"
+    }
+    return [pscustomobject]@{ Process = $process; Out = $out; Err = $err; Started = [DateTime]::UtcNow; MetricsUrl = $metrics }
+}
+
+function Get-FreeTcpPort {
+    # A port the kernel just handed out on loopback; free again once the listener closes.
+    $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    $listener.Start()
+    try { return $listener.LocalEndpoint.Port } finally { $listener.Stop() }
 }
 
 function Get-EntrypointLog {

@@ -41,6 +41,7 @@ $WarningPreference = 'SilentlyContinue'
 $InformationPreference = 'SilentlyContinue'
 $VerbosePreference = 'SilentlyContinue'
 $script:heartbeatWarned = $false
+$script:reporter = $null
 
 function Write-StartupFailure {
     # Before the module is loaded there is no Write-AksAuditdLog: the same JSON shape, by hand.
@@ -128,6 +129,8 @@ function Invoke-Step {
 }
 
 function Update-Heartbeat {
+    # /healthz answers from this beat; the file stays for probes of older manifests.
+    if ($script:reporter) { $script:reporter.Beat() }
     try {
         [System.IO.File]::WriteAllText($HeartbeatPath, '')
     }
@@ -278,6 +281,15 @@ if ($Init) {
     exit 0
 }
 
+# /metrics, /healthz, /readyz and, with the fleet-status component, the Node's conditions and Events: all read
+# what the cmdlets' services record. Reporting is not the node's job: if it cannot start, the loop runs without it.
+try {
+    $script:reporter = Start-AksAuditdReporter -NoKernel:$NoRestart -ErrorAction Stop
+}
+catch {
+    Write-Log "Reporting not started; the loop runs without it: $(Get-ErrorMessage $_)" -Level error -Field (Get-ErrorField $_ 'Start-AksAuditdReporter')
+}
+
 # The first pass also verifies the node: Restart-Auditd -Mode Auto starts a stopped auditd and checks the kernel.
 $verify = $true
 $StatusInterval = [TimeSpan]::FromMinutes(5)
@@ -319,5 +331,6 @@ while (-not $stopping.IsSet) {
 }
 
 Write-Log 'aks-auditd stopping' -Field @{ reason = 'signal' }
+if ($script:reporter) { $script:reporter.Dispose() }
 foreach ($registration in $signalRegistrations) { $registration.Dispose() }
 exit 0

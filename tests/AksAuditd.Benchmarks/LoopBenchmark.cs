@@ -26,6 +26,13 @@ public sealed class LoopBenchmark : IBenchmark
         var warmUp = Math.Max(60, seconds / 4);
         var work = Directory.CreateTempSubdirectory("aks-auditd-bench-loop-");
         var processes = new List<Measured>();
+        // With metrics and node status on, as the fleet-status component runs it: an API stand-in on loopback
+        // takes the status patches and events, and /metrics is scraped every 30 s as Prometheus would.
+        using var api = new ApiStandIn();
+        var kubeconfig = Path.Combine(work.FullName, "kubeconfig");
+        File.WriteAllText(kubeconfig, $"apiVersion: v1\nkind: Config\nclusters:\n- name: bench\n  cluster:\n    server: {api.Url}\nusers:\n- name: bench\n  user:\n    token: bench\ncontexts:\n- name: bench\n  context:\n    cluster: bench\n    user: bench\ncurrent-context: bench\n");
+        var metricsPorts = new Dictionary<string, int>();
+        using var scraper = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         try
         {
             var psHome = Capture(context.RepositoryRoot, "dotnet", "pwsh", "-NoProfile", "-NonInteractive", "-Command", "$PSHOME").Trim();
@@ -45,7 +52,13 @@ public sealed class LoopBenchmark : IBenchmark
                 var idle = Path.Combine(work.FullName, $"idle-{tag}.ps1");
                 File.WriteAllText(idle, $"while ($true) {{ [System.IO.File]::WriteAllText('{Path.Combine(work.FullName, $"idle-{tag}.heartbeat")}', ''); Start-Sleep -Milliseconds 1000 }}\n");
                 processes.Add(Measured.Start($"bare pwsh ({variant})", work.FullName, settings, new Dictionary<string, string>(), launcher, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", idle));
-                processes.Add(Measured.Start($"loop ({variant})", work.FullName, settings, LoopEnvironment(work.FullName, layout, tag), launcher, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", entrypoint, "-NoRestart"));
+                metricsPorts[tag] = ApiStandIn.FreePort();
+                var loopEnvironment = LoopEnvironment(work.FullName, layout, tag);
+                loopEnvironment["AA_METRICS_ADDRESS"] = $"127.0.0.1:{metricsPorts[tag]}";
+                loopEnvironment["AA_NODE_STATUS"] = "true";
+                loopEnvironment["NODE_NAME"] = $"bench-{tag}";
+                loopEnvironment["KUBECONFIG"] = kubeconfig;
+                processes.Add(Measured.Start($"loop ({variant})", work.FullName, settings, loopEnvironment, launcher, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", entrypoint, "-NoRestart"));
             }
 
             context.Report($"loop: {RuleFiles} rule files, 1 s poll, {seconds} s ({warmUp} s warm-up), the image layout compiled ReadyToRun, pwsh {psHome}");
@@ -58,6 +71,21 @@ public sealed class LoopBenchmark : IBenchmark
                 {
                     process.Sample(steady);
                 }
+
+                if ((int)clock.Elapsed.TotalSeconds % 30 == 0)
+                {
+                    foreach (var port in metricsPorts.Values)
+                    {
+                        try
+                        {
+                            scraper.GetStringAsync($"http://127.0.0.1:{port}/metrics").GetAwaiter().GetResult();
+                        }
+                        catch (HttpRequestException)
+                        {
+                            // Not up yet in the warm-up; a loop that never serves shows in the checks below.
+                        }
+                    }
+                }
             }
 
             foreach (var process in processes)
@@ -68,6 +96,21 @@ public sealed class LoopBenchmark : IBenchmark
                     var first = File.ReadLines(process.Log).Where(l => l.Contains("\"level\":\"error\"", StringComparison.Ordinal)).Take(3);
                     throw new InvalidOperationException($"{process.Name} logged {process.ErrorLines} errors, so this measured its failure path, not an idle loop:\n{string.Join('\n', first)}");
                 }
+            }
+
+            foreach (var port in metricsPorts.Values)
+            {
+                var text = scraper.GetStringAsync($"http://127.0.0.1:{port}/metrics").GetAwaiter().GetResult();
+                if (!text.Contains("aksauditd_source_files{kind=\"rules\"} 100", StringComparison.Ordinal))
+                {
+                    throw new InvalidOperationException($"The loop on port {port} did not serve its figures:\n{text}");
+                }
+            }
+
+            context.Report($"node status: {api.StatusPatches} status patches and {api.EventsCreated} events taken by the API stand-in");
+            if (api.StatusPatches == 0)
+            {
+                throw new InvalidOperationException("No loop wrote its Node status: node status publishing was not on");
             }
 
             foreach (var variant in new[] { "image settings", "runtime defaults" })
@@ -301,6 +344,83 @@ public sealed class LoopBenchmark : IBenchmark
             var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
             return (double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture)) * 1000 / TicksPerSecond;
+        }
+    }
+}
+
+/// <summary>Answers the agent's API calls as an API server would when all goes well: the Node, then 200/201 with the body back.</summary>
+internal sealed class ApiStandIn : IDisposable
+{
+    private readonly System.Net.HttpListener _listener = new();
+    private int _patches;
+    private int _events;
+
+    public ApiStandIn()
+    {
+        Url = $"http://127.0.0.1:{FreePort()}";
+        _listener.Prefixes.Add(Url + "/");
+        _listener.Start();
+        _ = Task.Run(ServeAsync);
+    }
+
+    public string Url { get; }
+
+    public int StatusPatches => Volatile.Read(ref _patches);
+
+    public int EventsCreated => Volatile.Read(ref _events);
+
+    public static int FreePort()
+    {
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return port;
+    }
+
+    public void Dispose() => _listener.Close();
+
+    private async Task ServeAsync()
+    {
+        while (_listener.IsListening)
+        {
+            System.Net.HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync();
+            }
+            catch (Exception e) when (e is System.Net.HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            var path = context.Request.Url!.AbsolutePath;
+            string body;
+            using (var reader = new StreamReader(context.Request.InputStream))
+            {
+                body = reader.ReadToEnd();
+            }
+
+            if (context.Request.HttpMethod == "GET")
+            {
+                body = $"{{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{{\"name\":\"{path.Split('/').Last()}\"}},\"status\":{{\"conditions\":[]}}}}";
+            }
+            else if (path.EndsWith("/status", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _patches);
+                body = "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"bench\"}}";
+            }
+            else
+            {
+                Interlocked.Increment(ref _events);
+            }
+
+            var bytes = System.Text.Encoding.UTF8.GetBytes(body);
+            context.Response.StatusCode = context.Request.HttpMethod == "POST" ? 201 : 200;
+            context.Response.ContentType = "application/json";
+            context.Response.ContentLength64 = bytes.Length;
+            context.Response.OutputStream.Write(bytes);
+            context.Response.Close();
         }
     }
 }

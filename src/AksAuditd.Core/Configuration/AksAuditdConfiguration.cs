@@ -52,6 +52,12 @@ public sealed class AksAuditdConfiguration
     /// <summary>Plugin programs a plugins ConfigMap may name; empty means the audit package's own programs, <c>*</c> any program.</summary>
     public required IReadOnlyList<string> AllowedPluginPaths { get; init; }
 
+    /// <summary>Where the loop serves /metrics, /healthz and /readyz (<c>:9877</c>: every address); null when off.</summary>
+    public string? MetricsAddress { get; init; } = ":9877";
+
+    /// <summary>Whether the loop writes its Node's conditions and Events to the Kubernetes API (the fleet-status component).</summary>
+    public bool NodeStatus { get; init; }
+
     /// <summary>A rules source may contain <c>-e 2</c> (immutable until reboot), as its last rule.</summary>
     public bool AllowImmutable { get; init; }
 

@@ -31,6 +31,8 @@ public sealed class ConfigurationLoader
         new("AllowEmptySource", "AA_ALLOW_EMPTY_SOURCE", "allowEmptySource", "false"),
         new("AllowedPluginPaths", "AA_ALLOWED_PLUGIN_PATHS", "allowedPluginPaths", string.Empty),
         new("PackagePath", "AA_PACKAGE_PATH", "packagePath", string.Empty),
+        new("MetricsAddress", "AA_METRICS_ADDRESS", "metricsAddress", ":9877"),
+        new("NodeStatus", "AA_NODE_STATUS", "nodeStatus", "false"),
         new("AllowImmutable", "AA_ALLOW_IMMUTABLE", "allowImmutable", "false"),
         new("AllowPanic", "AA_ALLOW_PANIC", "allowPanic", "false"),
     };
@@ -103,6 +105,8 @@ public sealed class ConfigurationLoader
             StateDirectory = ParseAbsolutePath("StateDirectory", raw["StateDirectory"]),
             SyncMode = ParseSyncMode(raw["SyncMode"]),
             AllowEmptySource = ParseBoolean("AllowEmptySource", raw["AllowEmptySource"]),
+            MetricsAddress = ParseListenAddress("MetricsAddress", raw["MetricsAddress"]),
+            NodeStatus = ParseBoolean("NodeStatus", raw["NodeStatus"]),
             AllowedPluginPaths = ParsePluginAllowList(raw["AllowedPluginPaths"], warnings),
             AllowImmutable = ParseBoolean("AllowImmutable", raw["AllowImmutable"]),
             AllowPanic = ParseBoolean("AllowPanic", raw["AllowPanic"]),
@@ -285,6 +289,27 @@ public sealed class ConfigurationLoader
         // The Go tool fell back to info on an unknown level instead of refusing to start; so do we.
         warnings.Add($"Unknown log level '{raw.Value}' from {raw.Origin}; using info. Valid levels: panic, fatal, error, warn, info, debug, trace.");
         return LogLevel.Info;
+    }
+
+    /// <summary>
+    /// <c>host:port</c> as Go's net.Listen takes it (<c>:9877</c> is every address of the pod), or <c>off</c>
+    /// (or empty) for no endpoint. Null means off.
+    /// </summary>
+    private static string? ParseListenAddress(string name, RawSetting raw)
+    {
+        var value = raw.Value.Trim();
+        if (value.Length == 0 || value.Equals("off", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        var colon = value.LastIndexOf(':');
+        if (colon < 0 || !int.TryParse(value[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            throw Invalid(name, raw, "use host:port (such as :9877 or 127.0.0.1:9877), with a port from 1 to 65535, or off");
+        }
+
+        return value;
     }
 
     private static TimeSpan ParsePollInterval(RawSetting raw)

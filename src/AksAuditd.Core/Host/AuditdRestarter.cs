@@ -58,7 +58,17 @@ public sealed partial class AuditdRestarter
     /// </summary>
     public RestartResult Restart(RestartMode mode, Func<string, bool> approve)
     {
-        var reader = new AuditdStatusReader(_runner, _log);
+        var result = RestartUnrecorded(mode, approve);
+        Recorder.Record(result);
+        return result;
+    }
+
+    /// <summary>Where every result and kernel reading is reported; the process-wide recorder by default.</summary>
+    public Health.NodeHealthRecorder Recorder { get; init; } = Health.NodeHealthRecorder.Shared;
+
+    private RestartResult RestartUnrecorded(RestartMode mode, Func<string, bool> approve)
+    {
+        var reader = new AuditdStatusReader(_runner, _log) { Recorder = Recorder };
         var before = reader.Read();
         if (before.Immutable)
         {
@@ -73,6 +83,8 @@ public sealed partial class AuditdRestarter
                 RebootRequired = true,
                 RebootRequiredFirstReport = first,
                 LoadedRuleCount = before.LoadedRuleCount,
+                // Reading the rules is allowed when immutable: it tells whether a reboot would change anything.
+                Drift = Drift(),
                 Message = "The kernel's audit configuration is immutable (enabled 2): new rules load only after the node reboots." +
                     (first ? string.Empty : " Already reported for this boot."),
                 HostRoot = _runner.HostRoot,
@@ -522,7 +534,7 @@ public sealed partial class AuditdRestarter
     private IReadOnlyList<PluginMismatch> VerifyPlugins(int auditdPid) =>
         new AuditdPluginCheck(_runner, PluginsDirectory!) { Wait = PluginWait }.Verify(auditdPid);
 
-    private IReadOnlyList<KernelRuleDrift> Drift() => new KernelDriftReader(_runner, _canon).Read(_rulesDirectory);
+    private IReadOnlyList<KernelRuleDrift> Drift() => new KernelDriftReader(_runner, _canon) { Recorder = Recorder }.Read(_rulesDirectory);
 
     /// <summary>
     /// Whether the node's auditd unit refuses <c>systemctl stop</c>/<c>restart</c> (RefuseManualStop=yes: upstream's

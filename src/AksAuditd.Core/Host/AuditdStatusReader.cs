@@ -1,3 +1,4 @@
+using AksAuditd.Core.Health;
 using AksAuditd.Core.Logging;
 
 namespace AksAuditd.Core.Host;
@@ -20,7 +21,7 @@ public sealed class AuditdStatusReader
         var status = AuditStatusParser.Parse(Auditctl.Run(_runner, "-s").StandardOutput);
         var listing = Auditctl.Run(_runner, "-l").StandardOutput;
         var version = AuditStatusParser.ParseVersion(Auditctl.Run(_runner, "-v").StandardOutput);
-        return new AuditdStatus
+        var reading = new AuditdStatus
         {
             EnabledFlag = status.EnabledFlag,
             Failure = status.Failure,
@@ -38,7 +39,12 @@ public sealed class AuditdStatusReader
             Version = version,
             HostRoot = _runner.HostRoot,
         };
+        Recorder.Record(reading);
+        return reading;
     }
+
+    /// <summary>Where every kernel reading is reported; the process-wide recorder by default.</summary>
+    public NodeHealthRecorder Recorder { get; init; } = NodeHealthRecorder.Shared;
 
     /// <summary>The command name of a node process (<c>/proc/PID/comm</c> in the node's PID namespace); null when it is gone.</summary>
     public string? ProcessName(int pid)

@@ -84,6 +84,13 @@ public sealed class KernelDriftReader
     public IReadOnlyList<KernelRuleDrift> Read(string rulesDirectory)
     {
         var listing = Auditctl.Run(_runner, "-l").StandardOutput;
-        return KernelDrift.Compare(_canon.DesiredRules(rulesDirectory), _canon.LoadedRules(listing));
+        var desired = _canon.DesiredRules(rulesDirectory);
+        var loaded = _canon.LoadedRules(listing);
+        var drift = KernelDrift.Compare(desired, loaded);
+        Recorder.RecordKernelRules(desired.Count, loaded.Count, drift.Count);
+        return drift;
     }
+
+    /// <summary>Where every comparison is reported; the process-wide recorder by default.</summary>
+    public Health.NodeHealthRecorder Recorder { get; init; } = Health.NodeHealthRecorder.Shared;
 }

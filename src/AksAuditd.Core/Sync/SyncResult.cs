@@ -78,6 +78,15 @@ public sealed class SyncResult
 
     public TimeSpan Duration { get; init; }
 
+    /// <summary>The *.rules or *.conf files in the source that was read.</summary>
+    public int SourceFileCount { get; init; }
+
+    /// <summary>Node files that still differ from the source after this pass (0 once applied; the plan when blocked or WhatIf).</summary>
+    public int DriftFileCount { get; init; }
+
+    /// <summary>For rules: the rules the source adds to the kernel (-a, -A, -w lines); null for plugins.</summary>
+    public int? DesiredRuleCount { get; init; }
+
     public override string ToString() =>
         $"{Kind} {(Blocked ? "blocked" : WhatIf ? "what-if" : Changed ? "changed" : "unchanged")}: {Added.Count} added, {Modified.Count} modified, {Removed.Count} removed";
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using AksAuditd.Core.Configuration;
+using AksAuditd.Core.Health;
 using AksAuditd.Core.Logging;
 using AksAuditd.Core.Rules;
 
@@ -33,6 +34,9 @@ public sealed class SyncService
         _fs = fileSystem ?? LinuxNodeFileSystem.Instance;
     }
 
+    /// <summary>Where every pass is reported (metrics, readiness, Node conditions); the process-wide one by default.</summary>
+    public NodeHealthRecorder Recorder { get; init; } = NodeHealthRecorder.Shared;
+
     /// <summary>Compares without changing anything and without taking the lock.</summary>
     /// <exception cref="SyncException">The source or the target cannot be read.</exception>
     public DriftReport GetDrift(SyncKind kind, string sourcePath, string targetPath, string statePath, SyncMode mode, SyncSession? session = null)
@@ -56,10 +60,13 @@ public sealed class SyncService
         {
             try
             {
-                return SyncLocked(request, session, clock);
+                var result = SyncLocked(request, session, clock);
+                Recorder.Record(result);
+                return result;
             }
             catch (SyncException e)
             {
+                Recorder.RecordFailure(request.Kind, e);
                 // The caller reports the failure (an error record); this is the trail for debugging.
                 session.Recovered = false;
                 _log.Debug("Sync failed; the node keeps its files",
@@ -121,8 +128,11 @@ public sealed class SyncService
             }
         }
 
-        SyncResult Result(bool changed, bool whatIf, bool blocked, IEnumerable<string> added, IEnumerable<string> modified, IEnumerable<string> removed, IEnumerable<string> foreign, string? backup) => new()
+        SyncResult Result(bool changed, bool whatIf, bool blocked, IEnumerable<string> added, IEnumerable<string> modified, IEnumerable<string> removed, IEnumerable<string> foreign, string? backup, int drift = 0) => new()
         {
+            SourceFileCount = source.Files.Count,
+            DriftFileCount = drift,
+            DesiredRuleCount = kind == SyncKind.Rules ? session.DesiredRules(source) : null,
             Kind = kind,
             SourcePath = request.SourcePath,
             TargetPath = target,
@@ -146,7 +156,7 @@ public sealed class SyncService
         {
             _log.Warn("The source has errors; nothing was changed and the node keeps its current files",
                 new LogField("kind", kind.StateName()), new LogField("source", request.SourcePath), new LogField("errors", errors));
-            return Result(false, false, true, [], [], [], [], null);
+            return Result(false, false, true, [], [], [], [], null, BlockedDrift(request, session, source, node));
         }
 
         if (source.Files.Count == 0 && !request.AllowEmpty)
@@ -182,7 +192,7 @@ public sealed class SyncService
 
         if (request.Confirm is { } confirm && !confirm(plan))
         {
-            return Result(false, true, false, plan.Added, plan.Modified, plan.Removed, plan.Foreign, null);
+            return Result(false, true, false, plan.Added, plan.Modified, plan.Removed, plan.Foreign, null, plan.Added.Count() + plan.Modified.Count() + plan.Removed.Count());
         }
 
         var writes = plan.Added.Concat(plan.Modified)
@@ -216,6 +226,21 @@ public sealed class SyncService
             new LogField("removed", string.Join(",", plan.Removed)), new LogField("backup", applied.Backup?.Path),
             new LogField("durationMs", clock.ElapsedMilliseconds));
         return Result(true, false, false, plan.Added, plan.Modified, plan.Removed, plan.Foreign, applied.Backup?.Path);
+    }
+
+    /// <summary>What a blocked pass leaves different on the node (aksauditd_drift_files); a record that cannot be read counts every source file.</summary>
+    private int BlockedDrift(SyncRequest request, SyncSession session, SourceFileSet source, NodeFileSet node)
+    {
+        try
+        {
+            var record = LoadRecord(session, request.StatePath, request.Kind, request.TargetPath);
+            return FileDrift.Compare(request.Kind, source, node, request.Mode, record.NamesFor(request.TargetPath))
+                .Count(d => d.Status is DriftStatus.Added or DriftStatus.Modified or DriftStatus.Removed);
+        }
+        catch (SyncException)
+        {
+            return source.Files.Count;
+        }
     }
 
     /// <summary>

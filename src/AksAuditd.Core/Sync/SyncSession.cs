@@ -54,6 +54,36 @@ public sealed class SyncSession
     /// <summary>Forgets every shared session (tests; a cmdlet never needs it).</summary>
     public static void ClearShared() => Sessions.Clear();
 
+    private (string Fingerprint, int Count)? _desiredRules;
+
+    /// <summary>
+    /// The rules a source adds to the kernel: its -a, -A and -w lines (control lines such as -D, -b, -e and
+    /// deletions add none). Counted once per source version, so the idle poll does not read the text again.
+    /// </summary>
+    internal int DesiredRules(SourceFileSet source)
+    {
+        if (_desiredRules is { } known && known.Fingerprint == source.Fingerprint)
+        {
+            return known.Count;
+        }
+
+        var count = 0;
+        foreach (var file in source.Files)
+        {
+            foreach (var line in file.Text.AsSpan().EnumerateLines())
+            {
+                var text = line.TrimStart();
+                if (text.StartsWith("-a") || text.StartsWith("-A") || text.StartsWith("-w"))
+                {
+                    count++;
+                }
+            }
+        }
+
+        _desiredRules = (source.Fingerprint, count);
+        return count;
+    }
+
     internal IReadOnlyList<RuleDiagnostic> Validate(SourceFile file, string displayPath, IRuleFileValidator validator)
     {
         if (_validation.TryGetValue((file.Name, file.Sha256), out var known))

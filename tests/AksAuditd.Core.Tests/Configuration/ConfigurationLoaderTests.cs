@@ -26,6 +26,8 @@ public sealed class ConfigurationLoaderTests : IDisposable
         { "AllowEmptySource", "true", "yes", "True", "True" },
         { "AllowedPluginPaths", "/sbin/audisp-syslog,/usr/sbin/audisp-remote", "[/sbin/audisp-syslog]", "/sbin/audisp-syslog;/usr/sbin/audisp-remote", "/sbin/audisp-syslog" },
         { "PackagePath", "/var/cache/auditd-debs", "/opt/packages/", "/var/cache/auditd-debs", "/opt/packages" },
+        { "MetricsAddress", "127.0.0.1:9100", "off", "127.0.0.1:9100", "off" },
+        { "NodeStatus", "true", "yes", "True", "True" },
         { "AllowImmutable", "true", "true", "True", "True" },
         { "AllowPanic", "1", "yes", "True", "True" },
     };
@@ -353,7 +355,7 @@ public sealed class ConfigurationLoaderTests : IDisposable
         "LogLevel" => "Info",
         "PollInterval" => "00:00:30",
         "SyncMode" => "Managed",
-        "AllowEmptySource" or "AllowImmutable" or "AllowPanic" => "False",
+        "AllowEmptySource" or "AllowImmutable" or "AllowPanic" or "NodeStatus" => "False",
         _ => defaultText,
     };
 
@@ -371,6 +373,8 @@ public sealed class ConfigurationLoaderTests : IDisposable
         "AllowEmptySource" => c.AllowEmptySource.ToString(),
         "AllowedPluginPaths" => string.Join(";", c.AllowedPluginPaths),
         "PackagePath" => c.PackagePath ?? string.Empty,
+        "MetricsAddress" => c.MetricsAddress ?? "off",
+        "NodeStatus" => c.NodeStatus.ToString(),
         "AllowImmutable" => c.AllowImmutable.ToString(),
         "AllowPanic" => c.AllowPanic.ToString(),
         _ => throw new ArgumentOutOfRangeException(nameof(setting), setting, "no reader for this setting"),

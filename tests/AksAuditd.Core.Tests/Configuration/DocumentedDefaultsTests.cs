@@ -27,6 +27,8 @@ public sealed class DocumentedDefaultsTests
         Assert.Equal("/var/lib/aks-auditd", configuration.StateDirectory);
         Assert.Equal(SyncMode.Managed, configuration.SyncMode);
         Assert.False(configuration.AllowEmptySource);
+        Assert.Equal(":9877", configuration.MetricsAddress);
+        Assert.False(configuration.NodeStatus);
         Assert.False(configuration.ConfigFileFound);
     }
 

@@ -202,40 +202,64 @@ public sealed class ManifestTests
     }
 
     [Fact]
-    public void LivenessProbeChecksTheHeartbeatWithAShellNotPwsh()
+    public void ProbesAskTheLoopOverHttpOnItsMetricsPort()
     {
-        var probe = MainContainer.LivenessProbe;
-        var command = probe.Exec.Command;
-        Assert.Equal("/bin/sh", command[0]);
-        Assert.DoesNotContain(command, c => c.Contains("pwsh", StringComparison.Ordinal));
-        Assert.Contains(command, c => c.Contains("find /run/aks-auditd/heartbeat", StringComparison.Ordinal));
-        Assert.Contains(MainContainer.VolumeMounts, m => m.MountPath == "/run/aks-auditd");
-        Assert.True(probe.PeriodSeconds * probe.FailureThreshold >= 60, "a probe this tight restarts a loop that is only busy");
+        var port = Assert.Single(MainContainer.Ports);
+        Assert.Equal(("metrics", 9877, "TCP"), (port.Name, port.ContainerPort, port.Protocol));
+        Assert.Equal(":9877", Configuration.GetValueOrDefault("metricsAddress", ":9877"));
+        var liveness = MainContainer.LivenessProbe;
+        Assert.Equal(("/healthz", "metrics"), (liveness.HttpGet.Path, liveness.HttpGet.Port.Value));
+        Assert.Null(liveness.Exec);
+        Assert.True(liveness.PeriodSeconds * liveness.FailureThreshold >= 60, "a probe this tight restarts a loop that is only busy");
+        var readiness = MainContainer.ReadinessProbe;
+        Assert.Equal(("/readyz", "metrics"), (readiness.HttpGet.Path, readiness.HttpGet.Port.Value));
+        Assert.True(HasComment("httpGet:"));
     }
 
     [Fact]
-    public void LivenessProbePassesOnAFreshHeartbeatAndFailsOnAStaleOrMissingOne()
+    public void ThePodCarriesTheScrapeAnnotationsOfAzureMonitorManagedPrometheus()
     {
-        var directory = Directory.CreateTempSubdirectory("aks-auditd-probe-");
+        var annotations = DaemonSet.Spec.Template.Metadata.Annotations;
+        Assert.Equal("true", annotations["prometheus.io/scrape"]);
+        Assert.Equal("9877", annotations["prometheus.io/port"]);
+        Assert.Equal("/metrics", annotations["prometheus.io/path"]);
+        // Without the fleet-status component the loop makes no API call and holds no token.
+        Assert.False(DaemonSet.Spec.Template.Spec.AutomountServiceAccountToken);
+    }
+
+    [Fact]
+    public void KustomizeRendersTheBaseWithTheFleetStatusComponent()
+    {
+        var overlay = Directory.CreateTempSubdirectory("aks-auditd-overlay-");
         try
         {
-            var heartbeat = Path.Combine(directory.FullName, "heartbeat");
-            var command = MainContainer.LivenessProbe.Exec.Command.Select(c => c.Replace("/run/aks-auditd/heartbeat", heartbeat)).ToArray();
+            var relative = Path.GetRelativePath(overlay.FullName, RepositoryPaths.Kubernetes);
+            File.WriteAllText(Path.Combine(overlay.FullName, "kustomization.yaml"),
+                $"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {relative}\ncomponents:\n  - {relative}/components/fleet-status\n");
+            var objects = KubernetesYaml.LoadAllFromString(Kubectl("kustomize", overlay.FullName), null, strict: true).Cast<IKubernetesObject<V1ObjectMeta>>().ToList();
 
-            Assert.NotEqual(0, Run(command));
+            Assert.Equal(
+                new[] { "ClusterRole/aks-auditd-node-status", "ClusterRoleBinding/aks-auditd-node-status", "ConfigMap/aks-auditd-config", "ConfigMap/audisp-plugins", "ConfigMap/auditd-rules", "DaemonSet/aks-auditd", "ServiceAccount/aks-auditd" },
+                objects.Select(o => $"{o.Kind}/{o.Metadata.Name}").Order());
+            var pod = objects.OfType<V1DaemonSet>().Single().Spec.Template.Spec;
+            Assert.Equal("aks-auditd", pod.ServiceAccountName);
+            Assert.True(pod.AutomountServiceAccountToken);
+            var env = pod.Containers.Single().Env.ToDictionary(e => e.Name);
+            Assert.Equal("true", env["AA_NODE_STATUS"].Value);
+            Assert.Equal("spec.nodeName", env["NODE_NAME"].ValueFrom.FieldRef.FieldPath);
 
-            File.WriteAllText(heartbeat, string.Empty);
-            Assert.Equal(0, Run(command));
-
-            File.SetLastWriteTimeUtc(heartbeat, DateTime.UtcNow.AddMinutes(-6));
-            Assert.NotEqual(0, Run(command));
-
-            File.SetLastWriteTimeUtc(heartbeat, DateTime.UtcNow.AddMinutes(-3));
-            Assert.Equal(0, Run(command));
+            // node-problem-detector's grants, and nothing more.
+            var role = objects.OfType<V1ClusterRole>().Single();
+            Assert.Equal(
+                new[] { "/nodes/status:patch", "/nodes:get", "events.k8s.io/events:create,patch" },
+                role.Rules.Select(r => $"{string.Join(",", r.ApiGroups)}/{string.Join(",", r.Resources)}:{string.Join(",", r.Verbs)}").Order(StringComparer.Ordinal));
+            var binding = objects.OfType<V1ClusterRoleBinding>().Single();
+            Assert.Equal(("ServiceAccount", "aks-auditd", "kube-system"), (binding.Subjects.Single().Kind, binding.Subjects.Single().Name, binding.Subjects.Single().NamespaceProperty));
+            Assert.Contains("# On with this component only", File.ReadAllText(Path.Combine(RepositoryPaths.Kubernetes, "components/fleet-status/daemonset-patch.yaml")), StringComparison.Ordinal);
         }
         finally
         {
-            directory.Delete(recursive: true);
+            overlay.Delete(recursive: true);
         }
     }
 
