@@ -55,6 +55,8 @@ public sealed class SyncAuditNodeCommand : SyncSettingsCommandBase
             StatePath = state,
             Mode = mode,
             AllowEmpty = allowEmpty,
+            AllowImmutable = configuration.AllowImmutable,
+            AllowPanic = configuration.AllowPanic,
             Confirm = plan => ShouldProcess(target, $"Sync {kind.StateName()} from {source} ({mode}): {plan.Summary}"),
         };
 
