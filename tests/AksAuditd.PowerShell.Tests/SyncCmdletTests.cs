@@ -260,4 +260,38 @@ public sealed class SyncCmdletTests : IDisposable
         Assert.DoesNotContain(synced.AllErrors, e => e.FullyQualifiedErrorId.StartsWith("IrreversibleSetting", StringComparison.Ordinal));
         Assert.True(File.Exists(Path.Combine(Target, "99-finalize.rules")));
     }
+
+    [Fact]
+    public void TheLoopsPassHonoursTheConsentForImmutableRules()
+    {
+        // Sync-AuditNode is what the DaemonSet runs: allowImmutable in the configuration must reach its rules sync.
+        var root = Directory.CreateTempSubdirectory("aks-auditd-node-consent-").FullName;
+        try
+        {
+            var rulesD = Path.Combine(root, "etc", "audit", "rules.d");
+            Directory.CreateDirectory(rulesD);
+            Directory.CreateDirectory(Path.Combine(root, "etc", "audit", "plugins.d"));
+            var plugins = Directory.CreateDirectory(Path.Combine(root, "plugins-source")).FullName;
+            File.WriteAllText(Path.Combine(plugins, "syslog.conf"), "active = yes\ndirection = out\npath = /sbin/audisp-syslog\ntype = always\nformat = string\n");
+            File.WriteAllText(Path.Combine(Source, "99-finalize.rules"), "-w /etc/passwd -p wa\n-e 2\n");
+            var arguments = new Dictionary<string, object?> { ["r"] = root, ["s"] = Source, ["p"] = plugins };
+            const string pass = "param($r, $s, $p) Sync-AuditNode -HostRoot $r -RulesSourcePath $s -PluginsSourcePath $p -NoRestart -SkipStatus -Confirm:$false";
+
+            using (var refused = new ModuleRunspace(new Dictionary<string, string?> { ["AA_CONFIG_FILE"] = "/nonexistent/config.yaml", ["AA_ALLOW_IMMUTABLE"] = null }))
+            {
+                var result = refused.Invoke(pass, arguments);
+                Assert.Contains(result.AllErrors, e => e.FullyQualifiedErrorId.StartsWith("IrreversibleSettingNotAllowed", StringComparison.Ordinal));
+                Assert.False(File.Exists(Path.Combine(rulesD, "99-finalize.rules")));
+            }
+
+            using var allowed = new ModuleRunspace(new Dictionary<string, string?> { ["AA_CONFIG_FILE"] = "/nonexistent/config.yaml", ["AA_ALLOW_IMMUTABLE"] = "true" });
+            var synced = allowed.Invoke(pass, arguments);
+            Assert.DoesNotContain(synced.AllErrors, e => e.FullyQualifiedErrorId.StartsWith("IrreversibleSetting", StringComparison.Ordinal));
+            Assert.True(File.Exists(Path.Combine(rulesD, "99-finalize.rules")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }

@@ -129,8 +129,7 @@ public sealed class AuditEventReader
             _messageTypes = query.MessageTypes.Count > 0 ? new HashSet<string>(query.MessageTypes, StringComparer.OrdinalIgnoreCase) : null;
             _rejectsAtStart = !_keys.IsEmpty || !_executables.IsEmpty || query.Success is not null;
             _grouper = new AuditEventGrouper(timeoutSeconds, _rejectsAtStart ? RejectsAtStart : null);
-            _afterMilliseconds = query.After is { } after ? ToUnixMilliseconds(after) : long.MinValue;
-            _beforeMilliseconds = query.Before is { } before ? ToUnixMilliseconds(before) : long.MaxValue;
+            (_afterMilliseconds, _beforeMilliseconds) = AuditTimeWindow.From(query.After, query.Before);
             if (query.Tail is { } tail)
             {
                 _tail = new Queue<AuditEvent>(Math.Max(0, Math.Min(tail, 100_000)));
@@ -169,7 +168,7 @@ public sealed class AuditEventReader
         {
             _log.Debug("Reading audit log", new LogField("file", path));
             var started = Stopwatch.GetTimestamp();
-            using var stream = OpenShared(path);
+            using var stream = AuditLogLineReader.OpenShared(path);
             using var reader = new AuditLogLineReader(stream);
             while (!cancellationToken.IsCancellationRequested)
             {
@@ -225,7 +224,7 @@ public sealed class AuditEventReader
                             continue;
                         }
 
-                        stream = OpenShared(path);
+                        stream = AuditLogLineReader.OpenShared(path);
                         reader = new AuditLogLineReader(stream);
                         hasIdentity = FileIdentity.TryGet(stream.SafeFileHandle, out identity);
                         _log.Debug("Following audit log", new LogField("file", path));
@@ -538,23 +537,6 @@ public sealed class AuditEventReader
             }
 
             return _node!;
-        }
-
-        private static FileStream OpenShared(string path) =>
-            // auditd keeps writing and renaming the file while we read it.
-            new(path, new FileStreamOptions
-            {
-                Mode = FileMode.Open,
-                Access = FileAccess.Read,
-                Share = FileShare.ReadWrite | FileShare.Delete,
-                BufferSize = 0,
-                Options = FileOptions.SequentialScan,
-            });
-
-        private static long ToUnixMilliseconds(DateTime time)
-        {
-            var utc = time.Kind == DateTimeKind.Local ? time.ToUniversalTime() : DateTime.SpecifyKind(time, DateTimeKind.Utc);
-            return (long)(utc - DateTime.UnixEpoch).TotalMilliseconds;
         }
     }
 }

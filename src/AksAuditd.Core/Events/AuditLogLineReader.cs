@@ -42,6 +42,17 @@ internal sealed class AuditLogLineReader : IDisposable
         Consumed = stream.CanSeek ? stream.Position : 0;
     }
 
+    /// <summary>Opens a log file for reading while auditd keeps writing and renaming it (every reader of the log opens it so).</summary>
+    public static FileStream OpenShared(string path) =>
+        new(path, new FileStreamOptions
+        {
+            Mode = FileMode.Open,
+            Access = FileAccess.Read,
+            Share = FileShare.ReadWrite | FileShare.Delete,
+            BufferSize = 0,
+            Options = FileOptions.SequentialScan,
+        });
+
     /// <summary>The number of the last line returned (or skipped), from 1.</summary>
     public long LineNumber { get; private set; }
 

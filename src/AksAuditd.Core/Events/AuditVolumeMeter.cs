@@ -27,15 +27,14 @@ public sealed class AuditVolumeMeter
             throw new FileNotFoundException($"No audit log at {location.LogFile} (log_file in {location.ConfigurationFile}).", location.LogFile);
         }
 
-        var tally = new AuditVolumeTally(query.GroupBy, location.EndOfEventTimeoutSeconds,
-            query.After is { } after ? ToUnixMilliseconds(after) : long.MinValue,
-            query.Before is { } before ? ToUnixMilliseconds(before) : long.MaxValue);
+        var window = AuditTimeWindow.From(query.After, query.Before);
+        var tally = new AuditVolumeTally(query.GroupBy, location.EndOfEventTimeoutSeconds, window.AfterMilliseconds, window.BeforeMilliseconds);
         foreach (var file in files)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var started = Stopwatch.GetTimestamp();
             var malformedBefore = tally.MalformedLines;
-            using (var stream = OpenShared(file))
+            using (var stream = AuditLogLineReader.OpenShared(file))
             using (var lines = new AuditLogLineReader(stream))
             {
                 tally.ReadAll(lines, cancellationToken);
@@ -53,22 +52,5 @@ public sealed class AuditVolumeMeter
 
         tally.Finish();
         return new AuditVolumeReportBuilder(query, tally).Build(files);
-    }
-
-    private static FileStream OpenShared(string path) =>
-        // auditd keeps writing and renaming the file while we read it.
-        new(path, new FileStreamOptions
-        {
-            Mode = FileMode.Open,
-            Access = FileAccess.Read,
-            Share = FileShare.ReadWrite | FileShare.Delete,
-            BufferSize = 0,
-            Options = FileOptions.SequentialScan,
-        });
-
-    private static long ToUnixMilliseconds(DateTime time)
-    {
-        var utc = time.Kind == DateTimeKind.Local ? time.ToUniversalTime() : DateTime.SpecifyKind(time, DateTimeKind.Utc);
-        return (long)(utc - DateTime.UnixEpoch).TotalMilliseconds;
     }
 }

@@ -369,7 +369,17 @@ internal static class ValueFormats
         output.Append("unknown-signal(").Append(numberBase == 16 ? "0x" : string.Empty).Append(value).Append(')');
     }
 
-    internal static void AppendOpenFlags(ValueBuilder output, ReadOnlySpan<byte> value)
+    internal static void AppendOpenFlags(ValueBuilder output, ReadOnlySpan<byte> value) =>
+        AppendFlagsNamingZero(output, value, OpenFlags, 3, "O_RDONLY");
+
+    internal static void AppendMmapFlags(ValueBuilder output, ReadOnlySpan<byte> value) =>
+        AppendFlagsNamingZero(output, value, MmapFlags, 0x0f, "MAP_FILE");
+
+    /// <summary>
+    /// auparse's print_open_flags and print_mmap share this: the name of a field whose bits under
+    /// <paramref name="zeroMask"/> are all clear (O_ACCMODE's O_RDONLY, mmap's MAP_FILE), then the set bits, else 0xVALUE.
+    /// </summary>
+    private static void AppendFlagsNamingZero(ValueBuilder output, ReadOnlySpan<byte> value, (uint Bit, string Name)[] table, uint zeroMask, string zeroName)
     {
         if (!CNumber.TryStrToUL(value, 16, out var parsed))
         {
@@ -380,37 +390,13 @@ internal static class ValueFormats
         var flags = (uint)parsed;
         var start = output.Length;
         var any = false;
-        if ((flags & 3) == 0)
+        if ((flags & zeroMask) == 0)
         {
-            output.Append("O_RDONLY");
+            output.Append(zeroName);
             any = true;
         }
 
-        AppendBits(output, OpenFlags, flags, ref any);
-        if (output.Length == start)
-        {
-            output.Append("0x").Append(value);
-        }
-    }
-
-    internal static void AppendMmapFlags(ValueBuilder output, ReadOnlySpan<byte> value)
-    {
-        if (!CNumber.TryStrToUL(value, 16, out var parsed))
-        {
-            ConversionError(output, value);
-            return;
-        }
-
-        var flags = (uint)parsed;
-        var start = output.Length;
-        var any = false;
-        if ((flags & 0x0f) == 0)
-        {
-            output.Append("MAP_FILE");
-            any = true;
-        }
-
-        AppendBits(output, MmapFlags, flags, ref any);
+        AppendBits(output, table, flags, ref any);
         if (output.Length == start)
         {
             output.Append("0x").Append(value);

@@ -1,6 +1,5 @@
 using System.Management.Automation;
 using AksAuditd.Core.Audit;
-using AksAuditd.Core.Configuration;
 using AksAuditd.Core.Events;
 using AksAuditd.Core.Rules;
 
@@ -10,33 +9,11 @@ namespace AksAuditd.PowerShell.Commands;
 /// Reads the node's audit log as typed events, faster than ausearch: filters by key, type, time, process,
 /// executable and result, follows the live log with -Wait, and writes each event as soon as it is complete.
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "AuditEvent", DefaultParameterSetName = PathSet)]
+[Cmdlet(VerbsCommon.Get, "AuditEvent", DefaultParameterSetName = AuditLogCommandBase.PathSet)]
 [OutputType("AksAuditd.Core.Events.AuditEvent")]
 [OutputType(typeof(string))]
-public sealed class GetAuditEventCommand : AksAuditdCmdlet
+public sealed class GetAuditEventCommand : AuditLogCommandBase
 {
-    private const string PathSet = "Path";
-    private const string LiteralPathSet = "LiteralPath";
-
-    private readonly List<string> _files = new();
-    private readonly CancellationTokenSource _stop = new();
-
-    /// <summary>Log files or directories (audit.log and its rotations); wildcards allowed. Default: the node's log_file.</summary>
-    [Parameter(Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[]? Path { get; set; }
-
-    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP")]
-    [ValidateNotNullOrEmpty]
-    public string[]? LiteralPath { get; set; }
-
-    /// <summary>Where the node's / is mounted (/host in kubectl debug node/...).</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? HostRoot { get; set; }
-
     [Parameter]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
@@ -77,34 +54,9 @@ public sealed class GetAuditEventCommand : AksAuditdCmdlet
     [Parameter]
     public SwitchParameter Raw { get; set; }
 
-    protected override void ProcessRecord()
-    {
-        if (ParameterSetName == LiteralPathSet)
-        {
-            foreach (var path in LiteralPath!)
-            {
-                _files.Add(SessionState.Path.GetUnresolvedProviderPathFromPSPath(path));
-            }
-
-            return;
-        }
-
-        foreach (var path in Path ?? [])
-        {
-            try
-            {
-                _files.AddRange(SessionState.Path.GetResolvedProviderPathFromPSPath(path, out _));
-            }
-            catch (ItemNotFoundException e)
-            {
-                WriteError(e, "PathNotFound", ErrorCategory.ObjectNotFound, path);
-            }
-        }
-    }
-
     protected override void EndProcessing()
     {
-        if ((Path is not null || LiteralPath is not null) && _files.Count == 0)
+        if (NothingToRead)
         {
             return;
         }
@@ -125,7 +77,7 @@ public sealed class GetAuditEventCommand : AksAuditdCmdlet
         WriteVerbose(files.Count == 0 ? "No audit log files found" : $"Reading {string.Join(", ", files)}{(Wait ? ", then following the last" : string.Empty)}");
         try
         {
-            foreach (var auditEvent in reader.Read(query, _stop.Token))
+            foreach (var auditEvent in reader.Read(query, Stop.Token))
             {
                 if (Raw)
                 {
@@ -140,22 +92,11 @@ public sealed class GetAuditEventCommand : AksAuditdCmdlet
                 }
             }
         }
-        catch (FileNotFoundException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            ThrowTerminatingError(new ErrorRecord(e, "AuditLogNotFound", ErrorCategory.ObjectNotFound, e.FileName));
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            ThrowTerminatingError(new ErrorRecord(e, "AuditLogAccessDenied", ErrorCategory.PermissionDenied, query.Paths.Count > 0 ? query.Paths : query.HostRoot));
-        }
-        catch (IOException e)
-        {
-            ThrowTerminatingError(new ErrorRecord(e, "AuditLogUnreadable", ErrorCategory.ReadError, query.Paths.Count > 0 ? query.Paths : query.HostRoot));
+            ThrowTerminatingError(LogReadError(e, query.Paths, query.HostRoot));
         }
     }
-
-    /// <summary>Ctrl+C: the follower notices the token within one poll and the enumeration ends.</summary>
-    protected override void StopProcessing() => _stop.Cancel();
 
     private AuditEventQuery BuildQuery()
     {
@@ -172,8 +113,8 @@ public sealed class GetAuditEventCommand : AksAuditdCmdlet
 
         return new AuditEventQuery
         {
-            Paths = _files,
-            HostRoot = ResolveHostRoot(),
+            Paths = Files,
+            HostRoot = ResolveLogHostRoot(),
             Keys = Key ?? [],
             MessageTypes = MessageType ?? [],
             After = bound.ContainsKey(nameof(After)) ? After.ToUniversalTime() : null,
@@ -184,38 +125,6 @@ public sealed class GetAuditEventCommand : AksAuditdCmdlet
             Tail = bound.ContainsKey(nameof(Tail)) ? Tail : null,
             Follow = Wait,
         };
-    }
-
-    /// <summary>-HostRoot, else the configured host root when it is mounted here, else / (running on the node itself).</summary>
-    private string ResolveHostRoot()
-    {
-        if (HostRoot is not null)
-        {
-            var root = SessionState.Path.GetUnresolvedProviderPathFromPSPath(HostRoot);
-            if (!Directory.Exists(root))
-            {
-                ThrowTerminatingError(new ErrorRecord(
-                    new DirectoryNotFoundException($"The host root {root} does not exist."), "HostRootNotFound", ErrorCategory.ObjectNotFound, root));
-            }
-
-            return root;
-        }
-
-        // Reading a log must not fail over an unrelated bad setting; Get-AksAuditdConfiguration reports those.
-        string configured;
-        try
-        {
-            configured = new ConfigurationLoader().Load().HostRoot;
-        }
-        catch (ConfigurationException e)
-        {
-            WriteVerbose($"Using / as the host root: the configuration is invalid ({e.Message})");
-            return "/";
-        }
-
-        var mounted = Directory.Exists(System.IO.Path.Combine(configured, "etc")) ? configured : "/";
-        WriteVerbose($"Host root {mounted}");
-        return mounted;
     }
 }
 

@@ -11,7 +11,7 @@ namespace AksAuditd.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Sync, "AuditNode", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType("AksAuditd.Core.Sync.NodeSyncResult")]
-public sealed class SyncAuditNodeCommand : AksAuditdCmdlet
+public sealed class SyncAuditNodeCommand : SyncSettingsCommandBase
 {
     /// <summary>Where the node's / is mounted (default: the configured HostRoot, /node in the DaemonSet).</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -22,17 +22,6 @@ public sealed class SyncAuditNodeCommand : AksAuditdCmdlet
 
     [Parameter]
     public string? PluginsSourcePath { get; set; }
-
-    /// <summary>The node's state directory as this process reaches it (default: HostRoot joined with the configured StateDirectory).</summary>
-    [Parameter]
-    public string? StatePath { get; set; }
-
-    [Parameter]
-    [ValidateSet("Managed", "Mirror", IgnoreCase = true)]
-    public string? Mode { get; set; }
-
-    [Parameter]
-    public SwitchParameter AllowEmpty { get; set; }
 
     /// <summary>Sync files only: never restart auditd, never read the kernel (a sandbox node without auditd).</summary>
     [Parameter]
@@ -50,13 +39,13 @@ public sealed class SyncAuditNodeCommand : AksAuditdCmdlet
     {
         var configuration = LoadConfiguration();
         var root = ResolveHostRoot(HostRoot, configuration);
-        var state = StatePath is null ? HostPath.Join(root, configuration.StateDirectory) : Resolve(StatePath);
-        var rulesSource = RulesSourcePath is null ? configuration.RulesSource : Resolve(RulesSourcePath);
-        var pluginsSource = PluginsSourcePath is null ? configuration.PluginsSource : Resolve(PluginsSourcePath);
+        var state = ResolvePath(StatePath) ?? HostPath.Join(root, configuration.StateDirectory);
+        var rulesSource = ResolvePath(RulesSourcePath) ?? configuration.RulesSource;
+        var pluginsSource = ResolvePath(PluginsSourcePath) ?? configuration.PluginsSource;
         var rulesTarget = HostPath.Join(root, configuration.RulesDirectory);
         var pluginsTarget = HostPath.Join(root, configuration.PluginsDirectory);
-        var mode = Mode is null ? configuration.SyncMode : Enum.Parse<SyncMode>(Mode, ignoreCase: true);
-        var allowEmpty = AllowEmpty.IsPresent || configuration.AllowEmptySource;
+        var mode = EffectiveMode(configuration);
+        var allowEmpty = EffectiveAllowEmpty(configuration);
 
         SyncRequest Sync(SyncKind kind, string source, string target) => new()
         {
@@ -66,6 +55,8 @@ public sealed class SyncAuditNodeCommand : AksAuditdCmdlet
             StatePath = state,
             Mode = mode,
             AllowEmpty = allowEmpty,
+            AllowImmutable = configuration.AllowImmutable,
+            AllowPanic = configuration.AllowPanic,
             Confirm = plan => ShouldProcess(target, $"Sync {kind.StateName()} from {source} ({mode}): {plan.Summary}"),
         };
 
@@ -139,6 +130,4 @@ public sealed class SyncAuditNodeCommand : AksAuditdCmdlet
             }
         }
     }
-
-    private string Resolve(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 }

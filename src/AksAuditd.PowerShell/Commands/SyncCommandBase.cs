@@ -10,7 +10,7 @@ namespace AksAuditd.PowerShell.Commands;
 /// SyncSession (so repeated calls in one process only re-hash what changed), ShouldProcess on the whole plan,
 /// and error records for the sync's failures and the source's diagnostics.
 /// </summary>
-public abstract class SyncCommandBase : AksAuditdCmdlet
+public abstract class SyncCommandBase : SyncSettingsCommandBase
 {
     /// <summary>The ConfigMap volume or directory to copy from.</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -21,18 +21,6 @@ public abstract class SyncCommandBase : AksAuditdCmdlet
     [Parameter(Position = 1)]
     [Alias("Target")]
     public string? TargetPath { get; set; }
-
-    /// <summary>Where the managed-file record and backup generations live.</summary>
-    [Parameter]
-    public string? StatePath { get; set; }
-
-    /// <summary>Managed (remove only files we placed) or Mirror (match the source exactly).</summary>
-    [Parameter]
-    [ValidateSet("Managed", "Mirror", IgnoreCase = true)]
-    public string? Mode { get; set; }
-
-    [Parameter]
-    public SwitchParameter AllowEmpty { get; set; }
 
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -50,10 +38,10 @@ public abstract class SyncCommandBase : AksAuditdCmdlet
     {
         var configuration = LoadConfiguration();
         var kind = KindName == "plugins" ? SyncKind.Plugins : SyncKind.Rules;
-        var source = Resolve(SourcePath) ?? DefaultSource(configuration);
-        var target = Resolve(TargetPath) ?? DefaultTarget(configuration);
-        var state = Resolve(StatePath) ?? configuration.HostStateDirectory;
-        var mode = Mode is null ? configuration.SyncMode : Enum.Parse<SyncMode>(Mode, ignoreCase: true);
+        var source = ResolvePath(SourcePath) ?? DefaultSource(configuration);
+        var target = ResolvePath(TargetPath) ?? DefaultTarget(configuration);
+        var state = ResolvePath(StatePath) ?? configuration.HostStateDirectory;
+        var mode = EffectiveMode(configuration);
         var request = new SyncRequest
         {
             Kind = kind,
@@ -61,7 +49,7 @@ public abstract class SyncCommandBase : AksAuditdCmdlet
             TargetPath = target,
             StatePath = state,
             Mode = mode,
-            AllowEmpty = AllowEmpty.IsPresent || configuration.AllowEmptySource,
+            AllowEmpty = EffectiveAllowEmpty(configuration),
             AllowImmutable = configuration.AllowImmutable,
             AllowPanic = configuration.AllowPanic,
             Confirm = plan => ShouldProcess(target, $"Sync {KindName} from {source} ({mode}): {plan.Summary}"),
@@ -91,8 +79,6 @@ public abstract class SyncCommandBase : AksAuditdCmdlet
             WriteObject(result);
         }
     }
-
-    private string? Resolve(string? path) => path is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 }
 
 /// <summary>How sync failures and source diagnostics become PowerShell errors.</summary>
