@@ -9,8 +9,13 @@ public sealed class PluginConfigValidatorTests
     [Fact]
     public void TheSyslogPluginShippedWithAuditdIsValid()
     {
-        // The distribution's own plugin file, as audispd-plugins installs it on this machine.
-        var text = File.ReadAllText("/etc/audit/plugins.d/syslog.conf");
+        // The distribution's own plugin file, as audispd-plugins installs it on this machine. The node tests rewrite
+        // /etc/audit/plugins.d under the kernel test lock (and put it back), so read it under that lock too.
+        string text;
+        using (AksAuditd.Tests.Shared.KernelTestLock.Acquire())
+        {
+            text = File.ReadAllText("/etc/audit/plugins.d/syslog.conf");
+        }
 
         var diagnostics = new PluginConfigValidator(new[] { "/sbin/audisp-syslog" }).Validate("syslog.conf", text);
 
