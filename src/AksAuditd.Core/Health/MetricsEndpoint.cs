@@ -104,6 +104,12 @@ public sealed class MetricsEndpoint : IDisposable
         catch (ObjectDisposedException)
         {
         }
+        catch (HttpListenerException)
+        {
+            // The managed HttpListener looks its endpoint up again while closing and, when another listener in the
+            // process changed the endpoint table meanwhile, tries to bind it anew and fails. Serving has stopped
+            // either way, and a failed unbind at shutdown is nothing a caller can act on.
+        }
 
         try
         {
