@@ -49,8 +49,10 @@ Describe 'The entrypoint''s metrics endpoint, scraped by Prometheus' {
     }
 
     It 'answers /healthz, and /readyz once the first pass applied the ConfigMaps' {
-        Wait-Until { (Get-Http "$($Run.MetricsUrl)/readyz").Status -eq 200 } -Timeout ([TimeSpan]::FromSeconds(60)) |
-            Should -Not -BeNullOrEmpty -Because "the entrypoint said: $(Get-Content -Raw $Run.Out)"
+        # The wait first, the message after: a pipeline binds Should's -Because before Wait-Until runs, when the
+        # entrypoint may not have written its log yet.
+        $ready = Wait-Until { (Get-Http "$($Run.MetricsUrl)/readyz").Status -eq 200 } -Timeout ([TimeSpan]::FromSeconds(60))
+        $ready | Should -Not -BeNullOrEmpty -Because "the entrypoint said: $(Get-Content -Raw -ErrorAction SilentlyContinue $Run.Out)"
         (Get-Http "$($Run.MetricsUrl)/healthz").Status | Should -Be 200
         (Get-Http "$($Run.MetricsUrl)/readyz").Text | Should -Match '^ok'
     }
