@@ -17,6 +17,11 @@ param(
 )
 
 $ErrorActionPreference = 'Stop'
+# This scenario loads -e 2 into the kernel it runs on, which only the VM's own kernel may take: it runs only where
+# boot.sh left its mark (the VM's /var/lib/aks-vm), never on a machine whose kernel is shared.
+if (-not (Test-Path -LiteralPath '/var/lib/aks-vm/boots') -or -not (Test-Path -LiteralPath '/aks/scenario')) {
+    throw 'Invoke-NodeScenario.ps1 runs only inside the systemd node VM (tests/vm/boot.sh); it would lock this kernel with -e 2.'
+}
 Set-StrictMode -Version 3.0
 $ProgressPreference = 'SilentlyContinue'
 
