@@ -67,7 +67,7 @@ public sealed class AuditEvent
     /// <summary>The system call's return value (a negative errno on failure).</summary>
     public long? Exit => Summary()._exit;
 
-    /// <summary>The process the event is about: the pid= of its SYSCALL record, else of its first record (ausearch -p reads the same).</summary>
+    /// <summary>The process the event is about: the pid= of its SYSCALL record, else of its first record.</summary>
     public int? ProcessId => Summary()._processId;
 
     public int? ParentProcessId => Summary()._parentProcessId;
