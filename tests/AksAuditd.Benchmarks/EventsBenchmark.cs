@@ -135,7 +135,7 @@ public sealed class EventsBenchmark : IBenchmark
     /// The diverse log: kept between runs (generating it holds the kernel lock for a minute or two), made again
     /// when it is missing or the generator changed.
     /// </summary>
-    private static BenchLog DiverseLog(BenchmarkContext context)
+    internal static BenchLog DiverseLog(BenchmarkContext context)
     {
         var script = Path.Combine(context.RepositoryRoot, "tests", "AksAuditd.Benchmarks", "generate-diverse-log.sh");
         var version = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(script)))[..12].ToLowerInvariant();
@@ -468,7 +468,7 @@ public sealed class EventsBenchmark : IBenchmark
         return long.Parse(line[name.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
     }
 
-    private static string Capture(string directory, string program, params string[] arguments)
+    internal static string Capture(string directory, string program, params string[] arguments)
     {
         var start = new ProcessStartInfo(program) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in arguments)
@@ -505,7 +505,7 @@ public sealed class EventsBenchmark : IBenchmark
 
     private sealed record ColdRun(double FirstLine, double Total, double JitMilliseconds, long JitMethods, long Separators);
 
-    private sealed record BenchLog(string Name, string Path, string HostRoot, long Bytes, string Description);
+    internal sealed record BenchLog(string Name, string Path, string HostRoot, long Bytes, string Description);
 
     /// <summary>A pwsh launcher and the module manifest it imports.</summary>
     private sealed record PowerShell(string Launcher, string Module)
