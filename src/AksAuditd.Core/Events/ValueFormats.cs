@@ -555,67 +555,34 @@ internal static class ValueFormats
     internal static void AppendSession(ValueBuilder output, ReadOnlySpan<byte> value) =>
         output.Append(value.SequenceEqual("4294967295"u8) ? "unset"u8 : value);
 
-    internal static void AppendSeccompCode(ValueBuilder output, ReadOnlySpan<byte> value)
-    {
-        if (!CNumber.TryStrToUL(value, 16, out var code))
-        {
-            ConversionError(output, value);
-        }
-        else if (SeccompActions.TryGetValue((long)(code & 0x7fff0000), out var action))
-        {
-            output.Append(action);
-        }
-        else
-        {
-            output.Append("unknown-seccomp-code(").Append(value).Append(')');
-        }
-    }
+    // auparse's seccomp, socket family, socket type and clock id printers: a hex value, the part of it that names
+    // something, and the raw text echoed back when the table has no name for that part.
+    internal static void AppendSeccompCode(ValueBuilder output, ReadOnlySpan<byte> value) =>
+        AppendNamedPart(output, value, SeccompActions, static code => (long)(code & 0x7fff0000), "unknown-seccomp-code(");
 
-    internal static void AppendSocketFamily(ValueBuilder output, ReadOnlySpan<byte> value)
-    {
-        if (!CNumber.TryStrToUL(value, 16, out var domain))
-        {
-            ConversionError(output, value);
-        }
-        else if (Families.TryGetValue(unchecked((int)domain), out var family))
-        {
-            output.Append(family);
-        }
-        else
-        {
-            output.Append("unknown-family(0x").Append(value).Append(')');
-        }
-    }
+    internal static void AppendSocketFamily(ValueBuilder output, ReadOnlySpan<byte> value) =>
+        AppendNamedPart(output, value, Families, static domain => unchecked((int)domain), "unknown-family(0x");
 
-    internal static void AppendSocketType(ValueBuilder output, ReadOnlySpan<byte> value)
-    {
-        if (!CNumber.TryStrToUL(value, 16, out var type))
-        {
-            ConversionError(output, value);
-        }
-        else if (SocketTypes.TryGetValue((long)(type & 0xff), out var typeName))
-        {
-            output.Append(typeName);
-        }
-        else
-        {
-            output.Append("unknown-type(").Append(value).Append(')');
-        }
-    }
+    internal static void AppendSocketType(ValueBuilder output, ReadOnlySpan<byte> value) =>
+        AppendNamedPart(output, value, SocketTypes, static type => (long)(type & 0xff), "unknown-type(");
 
-    internal static void AppendClockId(ValueBuilder output, ReadOnlySpan<byte> value)
+    // Only ids below 7 are named, as auparse checks, although the table knows more.
+    internal static void AppendClockId(ValueBuilder output, ReadOnlySpan<byte> value) =>
+        AppendNamedPart(output, value, ClockIds, static clock => unchecked((int)clock) < 7 ? unchecked((int)clock) : long.MinValue, "unknown-clk_id(0x");
+
+    private static void AppendNamedPart(ValueBuilder output, ReadOnlySpan<byte> value, FrozenDictionary<long, string> names, Func<ulong, long> part, string unknown)
     {
-        if (!CNumber.TryStrToUL(value, 16, out var clock))
+        if (!CNumber.TryStrToUL(value, 16, out var parsed))
         {
             ConversionError(output, value);
         }
-        else if (unchecked((int)clock) < 7 && ClockIds.TryGetValue(unchecked((int)clock), out var clockName))
+        else if (names.TryGetValue(part(parsed), out var name))
         {
-            output.Append(clockName);
+            output.Append(name);
         }
         else
         {
-            output.Append("unknown-clk_id(0x").Append(value).Append(')');
+            output.Append(unknown).Append(value).Append(')');
         }
     }
 
