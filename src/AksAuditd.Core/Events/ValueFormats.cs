@@ -195,16 +195,28 @@ internal static class ValueFormats
         }
     }
 
+    /// <summary>The mode bits of a mode field, or false with auparse's conversion error written for a value that is not a number.</summary>
+    private static bool TryMode(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase, out uint mode)
+    {
+        if (CNumber.TryStrToUL(value, numberBase, out var parsed))
+        {
+            mode = (uint)parsed;
+            return true;
+        }
+
+        ConversionError(output, value);
+        mode = 0;
+        return false;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AppendMode(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase)
     {
-        if (!CNumber.TryStrToUL(value, numberBase, out var parsed))
+        if (!TryMode(output, value, numberBase, out var mode))
         {
-            ConversionError(output, value);
             return;
         }
 
-        var mode = (uint)parsed;
         if (AuditLookups.FileTypeName((int)(mode & 0xf000)) is { } type)
         {
             output.Append(type);
@@ -235,13 +247,11 @@ internal static class ValueFormats
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AppendModeShort(ValueBuilder output, ReadOnlySpan<byte> value, int numberBase)
     {
-        if (!CNumber.TryStrToUL(value, numberBase, out var parsed))
+        if (!TryMode(output, value, numberBase, out var mode))
         {
-            ConversionError(output, value);
             return;
         }
 
-        var mode = (uint)parsed;
         var special = false;
         foreach (var (bit, name) in new[] { (0x800u, "suid"), (0x400u, "sgid"), (0x200u, "sticky") })
         {
