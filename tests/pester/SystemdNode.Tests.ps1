@@ -182,6 +182,7 @@ Describe 'Restart-Auditd with upstream''s RefuseManualStop=yes (a unit drop-in)'
 Describe 'A rule the systemd node''s kernel rejects' {
     It 'is reported at its file and line, rolled back in rules.d and the kernel, and its source refused next time' {
         $facts = Get-Fact 'rejected'
+        $facts.sync.errors | Should -BeNullOrEmpty -Because (($facts.sync.errors | ForEach-Object { "$($_.id): $($_.message)" }) -join '; ')
         $facts.sync.rulesChanged | Should -BeTrue
         $facts.badFileWritten | Should -BeTrue
         $facts.result.rolledBack | Should -BeTrue

@@ -127,7 +127,9 @@ function Invoke-Sync {
     # Both syncs as the loop runs them: the ConfigMap folders to the node's rules.d and plugins.d. A source the sync
     # refuses as a whole (SourceRejectedByKernel, SourceEmpty) is a terminating error: recorded with the others.
     $errors = [System.Collections.Generic.List[object]]::new()
-    $rules = $plugins = $null
+    # Empty, not $null: a $null piped to Where-Object is one item; a sync that threw has no output.
+    $rules = @()
+    $plugins = @()
     try {
         $rules = Sync-AuditRules -SourcePath $RulesSource -TargetPath $RulesTarget -StatePath $StatePath -PassThru -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable ruleErrors
         $errors.AddRange(@($ruleErrors))
