@@ -9,8 +9,11 @@
 
     Compiled: the engine assemblies any pwsh session loads (pwsh, System.Management.Automation, the
     Microsoft.PowerShell.* command assemblies, Newtonsoft.Json, Microsoft.ApplicationInsights) and every
-    assembly of the module. The other assemblies of the package (CodeAnalysis, WCF, Windows-only libraries) stay
-    IL: compiling them would double their size in the image for code the loop never runs.
+    assembly of the module but KubernetesClient. The other assemblies of the package (CodeAnalysis, WCF,
+    Windows-only libraries) stay IL: compiling them would double their size in the image for code the loop never
+    runs. KubernetesClient stays IL too: ReadyToRun makes its 12 MB file 28 MB, and the loader touches 17 MB of
+    that when the fleet-status component is on, against 8 MB of the IL file, for code that runs once every few
+    minutes (a status patch) and costs a few hundred JIT compilations once (measured, README "Fleet view").
 
     The compiler is the SDK's own crossgen2 (tools/restore/crossgen2/Crossgen2.Restore.csproj), and the code binds
     to the runtime pack of the runtime that SDK bundles, as `dotnet publish -p:PublishReadyToRun=true` does. It
@@ -47,6 +50,9 @@ $engineAssemblies = @(
     'pwsh.dll', 'System.Management.Automation.dll', 'Microsoft.PowerShell.*.dll',
     'Newtonsoft.Json.dll', 'Microsoft.ApplicationInsights.dll'
 )
+
+# Module dependencies left IL (see the description): compiled, they would cost more memory than they save.
+$keptIL = @('KubernetesClient.dll')
 
 function Get-ReadyToRunToolset {
     # Where the SDK keeps its crossgen2 and the target's runtime pack: restore the helper project, then ask
@@ -120,7 +126,7 @@ if ((Get-Item -LiteralPath $powerShellHome).LinkType) {
 
 $targets = @(
     foreach ($pattern in $engineAssemblies) { Get-ChildItem -LiteralPath $powerShellHome -Filter $pattern -File }
-    Get-ChildItem -LiteralPath $modulePath -Filter '*.dll' -File -Recurse
+    Get-ChildItem -LiteralPath $modulePath -Filter '*.dll' -File -Recurse | Where-Object Name -notin $keptIL
 ) | Sort-Object FullName -Unique | Where-Object { Test-ReadyToRunCandidate $_.FullName }
 if (-not $targets) {
     Write-Verbose 'Every assembly is ReadyToRun already'

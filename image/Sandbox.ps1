@@ -206,7 +206,10 @@ function Start-Entrypoint {
         [Parameter(Mandatory)] [string] $Layout,
         [Parameter(Mandatory)] $Sandbox,
         [string[]] $Arguments = @(),
-        [hashtable] $Environment = @{}
+        [hashtable] $Environment = @{},
+        # Words that run the entrypoint, such as 'unshare', '-n', '--' (no network); each must exec it, so the
+        # process the caller signals is still pwsh.
+        [string[]] $Prefix = @()
     )
     if ($Sandbox.Node -eq '/') {
         # The entrypoint will load this machine's kernel: what it reads must pass the kernel load guard.
@@ -219,7 +222,7 @@ function Start-Entrypoint {
     }
     $entrypoint = Get-DockerfileEntrypoint
     $start = [System.Diagnostics.ProcessStartInfo]::new('/bin/sh')
-    $command = @($entrypoint | ForEach-Object { if ($_.StartsWith('/')) { Join-Path $Layout $_.TrimStart('/') } else { $_ } }) + $Arguments
+    $command = @($Prefix) + @($entrypoint | ForEach-Object { if ($_.StartsWith('/')) { Join-Path $Layout $_.TrimStart('/') } else { $_ } }) + $Arguments
     $out = Join-Path $Sandbox.Root 'stdout.log'
     $err = Join-Path $Sandbox.Root 'stderr.log'
     # exec: the process the caller signals is pwsh itself, as in the container.

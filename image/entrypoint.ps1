@@ -206,7 +206,8 @@ function Sync-Node {
     # directory says something is not loaded yet, and now and then the status check. Each of its steps runs
     # whatever the one before did; this only schedules the status check. Returns $true when the pass succeeded.
     param($Configuration, [switch] $Verify)
-    $parameters = @{ Verify = $Verify.IsPresent }
+    # The configuration this script holds, not the file read again: after a broken edit it is the last good one.
+    $parameters = @{ Verify = $Verify.IsPresent; Configuration = $Configuration }
     if ($NoRestart) {
         $parameters.NoRestart = $true
     }

@@ -124,14 +124,26 @@ public abstract class AksAuditdCmdlet : PSCmdlet
 
     private static LogLevel LoadLogLevel()
     {
-        // Logging must not fail on a bad configuration; the configuration cmdlet reports that properly.
+        // Logging must not fail on a bad configuration; the configuration cmdlet reports that properly. A broken
+        // edit keeps the level last read, as the entrypoint keeps the rest of the previous configuration.
         try
         {
-            return new ConfigurationLoader().Load().LogLevel;
+            LastLogLevel.Value = new ConfigurationLoader().Load().LogLevel;
         }
         catch (ConfigurationException)
         {
-            return LogLevel.Info;
         }
+
+        return LastLogLevel.Value;
+    }
+
+    /// <summary>
+    /// The level of the last configuration that loaded in this process (Info before any did). A class of its own: a
+    /// Core-typed field on the cmdlet class would load AksAuditd.Core when PowerShell reads the cmdlets, before the
+    /// module resolves its Dependencies.
+    /// </summary>
+    private static class LastLogLevel
+    {
+        public static LogLevel Value = LogLevel.Info;
     }
 }

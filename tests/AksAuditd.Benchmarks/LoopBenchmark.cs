@@ -18,6 +18,8 @@ public sealed class LoopBenchmark : IBenchmark
 
     public string Name => "loop";
 
+    private const string WithoutFleet = "loop (image settings, metrics and node status off)";
+
     public void Run(BenchmarkContext context)
     {
         var seconds = int.TryParse(Environment.GetEnvironmentVariable("AKSAUDITD_BENCH_LOOP_SECONDS"), out var s) && s >= 90 ? s : 300;
@@ -60,6 +62,13 @@ public sealed class LoopBenchmark : IBenchmark
                 loopEnvironment["KUBECONFIG"] = kubeconfig;
                 processes.Add(Measured.Start($"loop ({variant})", work.FullName, settings, loopEnvironment, launcher, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", entrypoint, "-NoRestart"));
             }
+
+            // The same loop with metrics and node status off, as the base manifest runs without the component: the
+            // difference is what the fleet view costs.
+            var withoutFleet = LoopEnvironment(work.FullName, layout, "nofleet");
+            withoutFleet["AA_METRICS_ADDRESS"] = "off";
+            withoutFleet["AA_NODE_STATUS"] = "false";
+            processes.Add(Measured.Start(WithoutFleet, work.FullName, imageSettings, withoutFleet, launcher, "-NoLogo", "-NoProfile", "-NonInteractive", "-File", entrypoint, "-NoRestart"));
 
             context.Report($"loop: {RuleFiles} rule files, 1 s poll, {seconds} s ({warmUp} s warm-up), the image layout compiled ReadyToRun, pwsh {psHome}");
             var clock = Stopwatch.StartNew();
@@ -123,6 +132,11 @@ public sealed class LoopBenchmark : IBenchmark
                     $"loop adds ({variant}): {rss:+0.0;-0.0} MB RSS (x{loop.MedianRssMb / bare.MedianRssMb:0.00} of bare pwsh), {cpu:+0.00;-0.00} ms CPU per idle poll (x{loop.CpuMsPerSecond / Math.Max(0.01, bare.CpuMsPerSecond):0.0}); target <= 20 MB and <= 5 ms: {(rss <= 20 && cpu <= 5 ? "met" : "NOT met")}"));
             }
 
+            var fleetOn = processes.Single(p => p.Name == "loop (image settings)");
+            var fleetOff = processes.Single(p => p.Name == WithoutFleet);
+            context.Report(string.Create(CultureInfo.InvariantCulture,
+                $"metrics and node status cost (image settings): {fleetOn.MedianRssMb - fleetOff.MedianRssMb:+0.0;-0.0} MB RSS, {fleetOn.CpuMsPerSecond - fleetOff.CpuMsPerSecond:+0.00;-0.00} ms CPU per idle poll, start-up CPU x{fleetOn.StartupCpuMs / Math.Max(1, fleetOff.StartupCpuMs):0.00}"));
+
             var withSettings = processes.Single(p => p.Name == "loop (image settings)");
             var withDefaults = processes.Single(p => p.Name == "loop (runtime defaults)");
             context.Report(string.Create(CultureInfo.InvariantCulture,
@@ -146,7 +160,7 @@ public sealed class LoopBenchmark : IBenchmark
         $null = & (Join-Path $RepositoryRoot 'image/New-ImageLayout.ps1') -ModulePath $ModulePath -Destination (Join-Path $Work 'layout') -ReadyToRun
         . (Join-Path $RepositoryRoot 'image/Sandbox.ps1')
         $baseline = @((Read-ConfigMapData (Join-Path $RepositoryRoot 'kubernetes/auditd-rules.yaml')).Values -split "`n" | Where-Object { $_ -match '^-[aw] ' })
-        foreach ($tag in 'image', 'defaults') {
+        foreach ($tag in 'image', 'defaults', 'nofleet') {
             # A node with the folders the rules watch (the sync checks them), and the kubelet's volumes.
             $sandbox = New-SandboxNode
             $rules = [ordered]@{}

@@ -87,7 +87,7 @@ public sealed class RulesBenchmark : IBenchmark
         return words;
     }
 
-    private static string BuildRuleSet(string corpus, out int lines)
+    internal static string BuildRuleSet(string corpus, out int lines)
     {
         var rules = File.ReadLines(Path.Combine(corpus, "oracle.tsv")).Skip(1)
             .Select(l => l.Split('\t')[2].Replace("\\\\", "\\"))
@@ -109,7 +109,7 @@ public sealed class RulesBenchmark : IBenchmark
         return builder.ToString();
     }
 
-    private static string FindCorpus(BenchmarkContext context) =>
+    internal static string FindCorpus(BenchmarkContext context) =>
         Directory.Exists(context.RulesCorpus)
             ? context.RulesCorpus
             : throw new DirectoryNotFoundException($"the audit-rules corpus is missing from the repository: {context.RulesCorpus}");

@@ -67,6 +67,7 @@ public sealed class AuditEvent
     /// <summary>The system call's return value (a negative errno on failure).</summary>
     public long? Exit => Summary()._exit;
 
+    /// <summary>The process the event is about: the pid= of its SYSCALL record, else of its first record.</summary>
     public int? ProcessId => Summary()._processId;
 
     public int? ParentProcessId => Summary()._parentProcessId;
@@ -135,20 +136,6 @@ public sealed class AuditEvent
         return false;
     }
 
-    internal bool HasProcessId(int processId)
-    {
-        foreach (var record in _records)
-        {
-            var index = record.IndexOf("pid"u8);
-            if (index >= 0 && CNumber.TryStrToUL(record.ValueSpan(index), 10, out var pid) && unchecked((int)pid) == processId)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private AuditEvent Summary()
     {
@@ -167,7 +154,7 @@ public sealed class AuditEvent
         }
 
         _success = SuccessOf(subject);
-        _processId = int.TryParse(subject.GetRaw("pid"), out var pid) ? pid : null;
+        _processId = ProcessIdOf(subject);
         _parentProcessId = int.TryParse(subject.GetRaw("ppid"), out var ppid) ? ppid : null;
         _user = subject.GetInterpreted("uid");
         _auditUser = subject.GetInterpreted("auid");
@@ -177,6 +164,9 @@ public sealed class AuditEvent
         _summarized = true;
         return this;
     }
+
+    /// <summary>The pid= of the record that speaks for an event (its SYSCALL, else its first); see <see cref="ProcessId"/>.</summary>
+    internal static int? ProcessIdOf(AuditRecord subject) => int.TryParse(subject.GetRaw("pid"), out var pid) ? pid : null;
 
     /// <summary>Whether the record that speaks for an event (its SYSCALL, else its first) says it succeeded; see <see cref="Success"/>.</summary>
     internal static bool? SuccessOf(AuditRecord subject)

@@ -113,6 +113,7 @@ public sealed class AuditEventReader
         private readonly long _afterMilliseconds;
         private readonly long _beforeMilliseconds;
         private readonly HashSet<string>? _messageTypes;
+        private readonly HashSet<int>? _processIds;
         private readonly bool _rejectsAtStart;
         private byte[] _nodeBytes = [];
         private string? _node;
@@ -127,7 +128,8 @@ public sealed class AuditEventReader
             _keys = new WildcardSet(query.Keys);
             _executables = new WildcardSet(query.Executables);
             _messageTypes = query.MessageTypes.Count > 0 ? new HashSet<string>(query.MessageTypes, StringComparer.OrdinalIgnoreCase) : null;
-            _rejectsAtStart = !_keys.IsEmpty || !_executables.IsEmpty || query.Success is not null;
+            _processIds = query.ProcessIds.Count > 0 ? new HashSet<int>(query.ProcessIds) : null;
+            _rejectsAtStart = !_keys.IsEmpty || !_executables.IsEmpty || query.Success is not null || _processIds is not null;
             _grouper = new AuditEventGrouper(timeoutSeconds, _rejectsAtStart ? RejectsAtStart : null);
             (_afterMilliseconds, _beforeMilliseconds) = AuditTimeWindow.From(query.After, query.Before);
             if (query.Tail is { } tail)
@@ -462,9 +464,10 @@ public sealed class AuditEventReader
 
         /// <summary>
         /// True when an event's first record shows that <see cref="Matches"/> would reject the event. Only a SYSCALL
-        /// record decides: it is the record the event's key, result and program are read from (see
-        /// <see cref="AuditEvent.Keys"/>, <see cref="AuditEvent.Success"/>); a key of (null) leaves the decision
-        /// to the whole event. Process ids and types are matched by any record, so only the whole event decides them.
+        /// record decides: it is the record the event's key, result, process and program are read from (see
+        /// <see cref="AuditEvent.Keys"/>, <see cref="AuditEvent.Success"/>, <see cref="AuditEvent.ProcessId"/>); a key
+        /// of (null) leaves the decision to the whole event. Types are matched by any record, so only the whole event
+        /// decides them.
         /// </summary>
         private bool RejectsAtStart(AuditRecord first)
         {
@@ -474,6 +477,11 @@ public sealed class AuditEventReader
             }
 
             if (_query.Success is { } success && AuditEvent.SuccessOf(first) != success)
+            {
+                return true;
+            }
+
+            if (_processIds is not null && !(AuditEvent.ProcessIdOf(first) is { } pid && _processIds.Contains(pid)))
             {
                 return true;
             }
@@ -511,7 +519,7 @@ public sealed class AuditEventReader
                 return false;
             }
 
-            if (_query.ProcessIds.Count > 0 && !_query.ProcessIds.Any(auditEvent.HasProcessId))
+            if (_processIds is not null && !(auditEvent.ProcessId is { } pid && _processIds.Contains(pid)))
             {
                 return false;
             }

@@ -39,11 +39,13 @@ internal static class AuditFieldParser
                 continue;
             }
 
+            // One scan finds whichever comes first: the space that ends a bare word, or the '=' that ends a name.
             var token = line[position..limit];
-            var space = token.IndexOf((byte)' ');
-            var equals = token.IndexOf((byte)'=');
-            if (equals <= 0 || (space >= 0 && space < equals))
+            var stop = token.IndexOfAny((byte)' ', (byte)'=');
+            var equals = stop >= 0 && token[stop] == '=' ? stop : -1;
+            if (equals <= 0)
             {
+                var space = stop < 0 || token[stop] == ' ' ? stop : token.IndexOf((byte)' ');
                 // A word with no '=' of its own belongs to the previous value (free text in user messages).
                 var wordEnd = space < 0 ? limit : position + space;
                 if (count > 0)

@@ -127,7 +127,7 @@ internal static class FieldKinds
             return !IsDecimal(value) && IsHex(value) ? FieldKind.Escaped : FieldKind.Unclassified;
         }
 
-        var kind = KindByName.GetValueOrDefault(name, FieldKind.Unclassified);
+        var kind = KindOfName(name);
         return kind switch
         {
             FieldKind.Sockaddr when recordType == Avc || recordType == NetfilterPacket => FieldKind.Unclassified,
@@ -139,6 +139,33 @@ internal static class FieldKinds
             _ => kind,
         };
     }
+
+    /// <summary>
+    /// The table's kind for a name. Field names reach here as the one string per distinct name that
+    /// <see cref="FieldNames"/> hands out, so the last kinds found are kept by string reference: cheaper than hashing
+    /// the name's characters again for every field of every record.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static FieldKind KindOfName(string name)
+    {
+        var byReference = _kindByReference ??= new Dictionary<string, FieldKind>(ReferenceEqualityComparer.Instance);
+        if (byReference.TryGetValue(name, out var kind))
+        {
+            return kind;
+        }
+
+        kind = KindByName.GetValueOrDefault(name, FieldKind.Unclassified);
+        if (byReference.Count >= 4096)
+        {
+            byReference.Clear();
+        }
+
+        byReference[name] = kind;
+        return kind;
+    }
+
+    [ThreadStatic]
+    private static Dictionary<string, FieldKind>? _kindByReference;
 
     private static int TypeNumber(string name) => MessageTypes.TryGetNumber(name, out var number) ? number : -1;
 }

@@ -80,10 +80,7 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
     /// The client the agent uses: $KUBECONFIG when set (the benchmark, a test), otherwise in a pod the service
     /// account token, which the library reads again from its file as the kubelet rotates it.
     /// </summary>
-    public static IKubernetes InClusterClient() => new Kubernetes(
-        string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KUBECONFIG"))
-            ? KubernetesClientConfiguration.InClusterConfig()
-            : KubernetesClientConfiguration.BuildConfigFromConfigFile(Environment.GetEnvironmentVariable("KUBECONFIG")));
+    public static IKubernetes InClusterClient() => new Kubernetes(AgentKubeconfig.Resolve());
 
     public void Changed(NodeHealthRecorder recorder, NodeHappening? happening)
     {

@@ -20,6 +20,15 @@ public sealed class SyncAuditNodeCommand : SyncSettingsCommandBase
     [Parameter]
     public string? RulesSourcePath { get; set; }
 
+    /// <summary>
+    /// The settings to use instead of reading config.yaml and the environment (what Get-AksAuditdConfiguration
+    /// returned). The entrypoint passes the configuration it last read successfully, so a broken edit of the file
+    /// does not stop the passes. An object, not the Core type: Core types stay out of cmdlet signatures (the module
+    /// resolves its Dependencies only after the signatures are read).
+    /// </summary>
+    [Parameter]
+    public object? Configuration { get; set; }
+
     [Parameter]
     public string? PluginsSourcePath { get; set; }
 
@@ -37,7 +46,7 @@ public sealed class SyncAuditNodeCommand : SyncSettingsCommandBase
 
     protected override void ProcessRecord()
     {
-        var configuration = LoadConfiguration();
+        var configuration = GivenConfiguration() ?? LoadConfiguration();
         var root = ResolveHostRoot(HostRoot, configuration);
         var state = ResolvePath(StatePath) ?? HostPath.Join(root, configuration.StateDirectory);
         var rulesSource = ResolvePath(RulesSourcePath) ?? configuration.RulesSource;
@@ -81,6 +90,21 @@ public sealed class SyncAuditNodeCommand : SyncSettingsCommandBase
         var result = new NodeSyncService(runner, RuleCanon(root), Log).Run(request);
         Report(result, root);
         WriteObject(result);
+    }
+
+    /// <summary>-Configuration as the Core's configuration; anything else is a terminating error naming the parameter.</summary>
+    private AksAuditdConfiguration? GivenConfiguration()
+    {
+        var given = Configuration is PSObject wrapped ? wrapped.BaseObject : Configuration;
+        if (given is null or AksAuditdConfiguration)
+        {
+            return (AksAuditdConfiguration?)given;
+        }
+
+        ThrowTerminatingError(new ErrorRecord(
+            new PSArgumentException($"-Configuration takes what Get-AksAuditdConfiguration returns, not a {given.GetType().FullName}.", nameof(Configuration)),
+            "InvalidConfigurationObject", ErrorCategory.InvalidArgument, given));
+        return null; // not reached: ThrowTerminatingError always throws
     }
 
     /// <summary>Each step's problems as the step's own cmdlet reports them, so a log reader sees the same ids.</summary>

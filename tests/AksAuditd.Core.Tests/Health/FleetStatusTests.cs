@@ -1,3 +1,4 @@
+using AksAuditd.Tests.Shared;
 using AksAuditd.Core.Fleet;
 using Xunit;
 

@@ -1,3 +1,4 @@
+using AksAuditd.Tests.Shared;
 using System.Diagnostics;
 using System.Net;
 using AksAuditd.Core.Configuration;

@@ -1,3 +1,4 @@
+using AksAuditd.Tests.Shared;
 using System.Net;
 using System.Net.Sockets;
 using AksAuditd.Core.Configuration;

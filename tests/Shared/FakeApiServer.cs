@@ -5,7 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace AksAuditd.Core.Tests.Health;
+namespace AksAuditd.Tests.Shared;
 
 /// <summary>One request as the fake API server received it, after it passed the shape checks.</summary>
 public sealed record ApiRequest(string Method, string Path, string? Query, string? ContentType, string? Authorization, JsonNode? Body);
