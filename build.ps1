@@ -6,10 +6,10 @@
     Every task runs on a fresh machine that has only the .NET SDK:
         dotnet tool restore && dotnet pwsh ./build.ps1 <task>
     build         stage an importable module at out/AksAuditd/
-    test          build, then run every xUnit and Pester test and the pod e2e; the last line is "N passed, N failed".
-                  The systemd node's scenarios are not in it yet: they run with vm
+    test          build, then run every xUnit and Pester test (the systemd node's included) and the pod e2e; the
+                  last line is "N passed, N failed"
     vm            build, then boot a real systemd node (Debian 12 under qemu, cached disk from
-                  tools/prepare-systemd-node.sh) and run its scenarios: tests/pester/SystemdNode.Tests.ps1
+                  tools/prepare-systemd-node.sh) and run its scenarios alone: tests/pester/SystemdNode.Tests.ps1
     bench         build, then run the benchmarks (ratios against baselines measured in the same run)
     package       build, then publish out/AksAuditd.<version>.nupkg to a local PSResourceGet repository (out/repo)
     demo          the README's main job: the entrypoint against a sandbox node
@@ -225,7 +225,7 @@ function Invoke-Test {
 `$ErrorActionPreference = 'Stop'
 Import-Module '$pester' -MinimumVersion $PesterVersion
 `$config = New-PesterConfiguration
-`$config.Run.Path = @(Get-ChildItem '$RepoRoot/tests/pester' -Filter '$filter.Tests.ps1' | Where-Object { '$filter' -ne '*' -or `$_.Name -ne 'SystemdNode.Tests.ps1' } | ForEach-Object FullName)
+`$config.Run.Path = @(Get-ChildItem '$RepoRoot/tests/pester' -Filter '$filter.Tests.ps1' | ForEach-Object FullName)
 `$config.Run.PassThru = `$true
 `$config.Output.Verbosity = 'Normal'
 `$config.TestResult.Enabled = `$true
@@ -396,7 +396,7 @@ function Invoke-BuildTask {
 
 Add-BuildTask build -Action { Build-StagedModule } -Description 'stage an importable module at out/AksAuditd/'
 Add-BuildTask test -DependsOn build -Action { Invoke-Test } -Description 'every xUnit and Pester test (-TestFilter, -PesterFilter)'
-# The systemd node's Pester file alone (no xUnit): the same run `test` includes.
+# The systemd node's Pester file alone (no xUnit), as `test` runs it among the others.
 Add-BuildTask vm -DependsOn build -Action { $script:TestFilter = $null; $script:PesterFilter = 'SystemdNode'; Invoke-Test } -Description 'boot a real systemd node (Debian 12 under qemu) and run its scenarios (tests/pester/SystemdNode.Tests.ps1)'
 Add-BuildTask bench -DependsOn build -Action { Invoke-Bench } -Description 'benchmarks, ratios against baselines of the same run (-BenchFilter)'
 Add-BuildTask package -DependsOn build -Action { Invoke-Package } -Description 'out/AksAuditd.<version>.nupkg through a local PSResourceGet repository'

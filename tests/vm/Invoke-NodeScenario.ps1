@@ -33,7 +33,10 @@ $RulesSource = '/run/aks/rules'
 $PluginsSource = '/run/aks/plugins'
 $Image = '/aks/image'
 $Pwsh = "$Image/usr/local/bin/pwsh"
-$Deadline = 900  # seconds any awaited outcome may take under TCG on a busy machine (a pwsh start took minutes here); never asserted on
+# How long an awaited outcome may take under TCG; never asserted on. A pwsh start is the slow part (the -Init step,
+# an apt install included, took 150 s on the last run); everything else runs in this process or the running loop.
+$StartDeadline = 420
+$Deadline = 120
 
 # Opened for writing only: a serial port cannot seek, so no append mode.
 $results = [System.IO.StreamWriter]::new([System.IO.File]::Open($ResultPath, 'Open', 'Write'))
@@ -79,6 +82,8 @@ function Wait-Until {
 }
 
 function Get-KernelRules { @((Invoke-Tool auditctl '-l').Output) }
+# auditctl -l lists a watch as "-w path -p wa -k key" and a syscall rule as "... -F key=key".
+function Test-KernelKey([string] $Key) { [bool]((Get-KernelRules) -match "(-k |-F key=)$([regex]::Escape($Key))$") }
 function Get-MainPid { [int]((Invoke-Tool systemctl 'show', '--property=MainPID', '--value', 'auditd.service').Output | Select-Object -First 1) }
 function Get-AuditPid { if (((Invoke-Tool auditctl '-s').Output -join "`n") -match '(?m)^pid (\d+)') { [int]$Matches[1] } else { -1 } }
 function Get-Enabled { if (((Invoke-Tool auditctl '-s').Output -join "`n") -match '(?m)^enabled (\d+)') { [int]$Matches[1] } else { -1 } }
@@ -104,7 +109,8 @@ function ConvertTo-RestartFacts {
         rebootRequiredFirstReport = if ($Result) { $Result.RebootRequiredFirstReport } else { $null }
         rolledBack = if ($Result) { $Result.RolledBack } else { $null }
         message = if ($Result) { $Result.Message } else { $null }
-        commands = if ($Result) { @($Result.Commands) } else { @() }
+        # @() around the if: an if statement's output is enumerated, which made one command a string and none null.
+        commands = @(if ($Result) { $Result.Commands })
         errors = @($Errors | ForEach-Object { [ordered]@{ id = $_.FullyQualifiedErrorId; target = "$($_.TargetObject)"; message = $_.Exception.Message } })
     }
 }
@@ -118,10 +124,22 @@ function Invoke-Restart {
 }
 
 function Invoke-Sync {
-    # Both syncs as the loop runs them: the ConfigMap folders to the node's rules.d and plugins.d.
-    $errors = $null
-    $rules = Sync-AuditRules -SourcePath $RulesSource -TargetPath $RulesTarget -StatePath $StatePath -PassThru -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable +errors
-    $plugins = Sync-AuditPlugins -SourcePath $PluginsSource -TargetPath $PluginsTarget -StatePath $StatePath -PassThru -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable +errors
+    # Both syncs as the loop runs them: the ConfigMap folders to the node's rules.d and plugins.d. A source the sync
+    # refuses as a whole (SourceRejectedByKernel, SourceEmpty) is a terminating error: recorded with the others.
+    $errors = [System.Collections.Generic.List[object]]::new()
+    # Empty, not $null: a $null piped to Where-Object is one item; a sync that threw has no output.
+    $rules = @()
+    $plugins = @()
+    try {
+        $rules = Sync-AuditRules -SourcePath $RulesSource -TargetPath $RulesTarget -StatePath $StatePath -PassThru -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable ruleErrors
+        $errors.AddRange(@($ruleErrors))
+    }
+    catch { $errors.Add($_) }
+    try {
+        $plugins = Sync-AuditPlugins -SourcePath $PluginsSource -TargetPath $PluginsTarget -StatePath $StatePath -PassThru -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable pluginErrors
+        $errors.AddRange(@($pluginErrors))
+    }
+    catch { $errors.Add($_) }
     [ordered]@{
         rulesChanged = [bool]($rules | Where-Object { $_.PSObject.Properties['Changed'] -and $_.Changed })
         pluginsChanged = [bool]($plugins | Where-Object { $_.PSObject.Properties['Changed'] -and $_.Changed })
@@ -205,9 +223,17 @@ if ($Boot -eq 1) {
         $out = '/run/aks-vm-loop.out'
         $process = Start-Process -FilePath $Pwsh -ArgumentList '-NoProfile', '-File', "$Image/app/entrypoint.ps1" -RedirectStandardOutput $out -RedirectStandardError '/run/aks-vm-loop.err' -PassThru
         try {
-            $facts.firstPassVerified = Wait-Until { (Get-Content $out -ErrorAction SilentlyContinue) -match 'Restart-Auditd' }
+            # The first pass verifies (-Verify): Sync-AuditNode logs one line with command Restart-Auditd and its
+            # outcome; succeeded true is what a good first pass prints. A pwsh start under TCG is the slow part.
+            $facts.firstPassVerified = Wait-Until -Seconds $StartDeadline {
+                [bool](Read-JsonLines (Get-Content $out -ErrorAction SilentlyContinue) |
+                    Where-Object { $_.PSObject.Properties['command'] -and $_.command -eq 'Restart-Auditd' -and $_.PSObject.Properties['succeeded'] -and $_.succeeded })
+            }
+            if (-not $facts.firstPassVerified) {
+                throw "The loop logged no successful Restart-Auditd pass within $StartDeadline s. stdout:`n$((Get-Content $out -ErrorAction SilentlyContinue) -join "`n")`nstderr:`n$((Get-Content '/run/aks-vm-loop.err' -ErrorAction SilentlyContinue) -join "`n")"
+            }
             Set-Content -LiteralPath "$RulesSource/20-vm-loop.rules" -Value '-w /etc/shadow -p wa -k vm-loop'
-            $facts.ruleLoaded = Wait-Until { (Get-KernelRules) -match 'key=vm-loop' }
+            $facts.ruleLoaded = Wait-Until { Test-KernelKey 'vm-loop' }
             $pluginsBefore = @(Get-PluginProcess)
             Set-SyslogPlugin 'LOG_LOCAL5'
             $facts.pluginReloaded = Wait-Until { @(Get-PluginProcess | Where-Object CommandLine -Match 'LOG_LOCAL5').Count -eq 1 }
@@ -218,6 +244,7 @@ if ($Boot -eq 1) {
             # procps (kill) is not on a minimal node; the shell's own kill is.
             & /bin/sh -c "kill -TERM $($process.Id)"
             $facts.exitedOnSigterm = $process.WaitForExit($Deadline * 1000)
+            $facts.log = @(Get-Content $out -ErrorAction SilentlyContinue | Select-Object -Last 80)
             if (-not $facts.exitedOnSigterm) { $process.Kill() }
         }
         $facts.exitCode = $process.ExitCode
@@ -328,8 +355,13 @@ if ($Boot -eq 1) {
         $facts.filesRestored = ((@(Get-ChildItem $RulesTarget -File | Sort-Object Name | ForEach-Object { "$($_.Name) $((Get-FileHash $_.FullName).Hash)" })) -join "`n") -eq ($filesBefore -join "`n")
         $facts.kernelRestored = ((Get-KernelRules) -join "`n") -eq ($kernelBefore -join "`n")
         $facts.rejectedRecorded = Test-Path "$StatePath/rejected/rules.json"
-        $facts.resync = Invoke-Sync
-        Remove-Item -LiteralPath "$RulesSource/60-vm-bad.rules"
+        try {
+            $facts.resync = Invoke-Sync
+        }
+        finally {
+            # Whatever happened, the later steps start from a source without the bad rule.
+            Remove-Item -LiteralPath "$RulesSource/60-vm-bad.rules"
+        }
         $facts.fixedSync = Invoke-Sync
         $facts.fixedRestart = Invoke-Restart 'Auto'
     }
@@ -384,7 +416,7 @@ Invoke-Step 'after-reboot' {
     $facts.active = Wait-Until { Test-Active }
     $facts.enabled = Get-Enabled
     $facts.bootId = (Get-Content /proc/sys/kernel/random/boot_id).Trim()
-    $null = Wait-Until { (Get-KernelRules) -match 'key=vm-after-reboot' }
+    $null = Wait-Until { Test-KernelKey 'vm-after-reboot' }
     $facts.kernelRules = Get-KernelRules
     if (-not (Test-Path "$HostRoot/etc/os-release")) { & mount --rbind / $HostRoot }
     $facts.result = Invoke-Restart 'Auto'

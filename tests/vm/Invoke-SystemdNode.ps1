@@ -60,6 +60,7 @@ foreach ($tool in @(
 }
 
 # 1. The cached node.
+$prepareWatch = [System.Diagnostics.Stopwatch]::StartNew()
 & bash (Join-Path $repoRoot 'tools/prepare-systemd-node.sh') $CacheDirectory
 if ($LASTEXITCODE -ne 0) { throw "tools/prepare-systemd-node.sh failed (exit code $LASTEXITCODE); its output is above" }
 
@@ -97,6 +98,7 @@ $payloadImage = Join-Path $work 'payload.img'
 $payloadMiB = [int][math]::Ceiling($payloadBytes * 1.34 / 1MB) + 64
 Invoke-Native mkfs.ext4 @('-q', '-F', '-L', 'aks-payload', '-d', $payload.FullName, $payloadImage, "${payloadMiB}M")
 Remove-Item -LiteralPath $payload -Recurse -Force
+Write-Host "systemd node: cached disk checked and payload written in $([int]$prepareWatch.Elapsed.TotalSeconds) s"
 
 # 3. The node's disk: a sparse copy, so the cache stays as built.
 $disk = Join-Path $work 'disk.img'
@@ -124,10 +126,16 @@ $boots = foreach ($boot in 1..$bootCount) {
     $qemu = [System.Diagnostics.Process]::Start($start)
     $qemuOutput = $qemu.StandardOutput.ReadToEndAsync()
     $qemuError = $qemu.StandardError.ReadToEndAsync()
-    $finished = $qemu.WaitForExit($BootTimeoutSeconds * 1000)
-    if (-not $finished) {
-        $qemu.Kill($true)
-        $null = $qemu.WaitForExit(30000)
+    $finished = $false
+    try {
+        $finished = $qemu.WaitForExit($BootTimeoutSeconds * 1000)
+    }
+    finally {
+        # Over the time limit, or this run stopped (Ctrl+C, a failed wait): qemu never outlives the runner.
+        if (-not $qemu.HasExited) {
+            $qemu.Kill($true)
+            $null = $qemu.WaitForExit(30000)
+        }
     }
     $seconds = [int]$watch.Elapsed.TotalSeconds
     $qemuText = "$($qemuOutput.Result)$($qemuError.Result)".Trim()

@@ -46,6 +46,13 @@ public sealed class NodeSyncRequest
     /// <summary>Runs Restart-Auditd -Mode Auto even when nothing is pending: starts a stopped auditd and checks the kernel's rules.</summary>
     public bool Verify { get; init; }
 
+    /// <summary>
+    /// The node's plugins.d as this process reaches it: when set, the restart also checks that auditd runs each active
+    /// plugin with the arguments its file gives, and Auto restarts auditd once when a reload kept the old ones
+    /// (auditd 3.0.9 does, for a changed path or args). Null skips the check.
+    /// </summary>
+    public string? PluginsDirectory { get; init; }
+
     /// <summary>Asked with each restart command line right before it runs; false skips it (-WhatIf).</summary>
     public Func<string, bool> ApproveRestart { get; init; } = _ => true;
 }
@@ -122,7 +129,10 @@ public sealed class NodeSyncService
         {
             var statePath = request.Rules.StatePath;
             var applyState = new NodeApplyState(statePath);
-            var restarter = new AuditdRestarter(_runner, _canon, request.Rules.TargetPath, new BackupStore(statePath, _fs, _log), _log);
+            var restarter = new AuditdRestarter(_runner, _canon, request.Rules.TargetPath, new BackupStore(statePath, _fs, _log), _log)
+            {
+                PluginsDirectory = request.PluginsDirectory,
+            };
             reasons = Step(NodeSyncStep.Restart, failures, () => RestartReasons(request, applyState, restarter)) ?? Array.Empty<string>();
             if (reasons.Count > 0)
             {

@@ -82,6 +82,8 @@ public sealed class SyncAuditNodeCommand : SyncSettingsCommandBase
             Restart = !NoRestart.IsPresent,
             Status = !NoRestart.IsPresent && !SkipStatus.IsPresent,
             Verify = Verify.IsPresent,
+            // As Restart-Auditd does: a plugin change is done only when auditd runs the plugin as plugins.d says.
+            PluginsDirectory = pluginsTarget,
             ApproveRestart = line => ShouldProcess(root, line),
         };
 
