@@ -18,7 +18,8 @@ if (args.Length != 3)
 
 // A whole sync on scratch directories first: the JIT work happens now, while the test is still checking the
 // previous kill, not between the test's "go" and the chosen change.
-var warmup = Path.Combine(Path.GetTempPath(), "aks-auditd-crash-warmup-" + Environment.ProcessId);
+// Beside the test's own target, so that a host killed during its warm-up leaves nothing the test does not delete.
+var warmup = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(args[0]))!, "crash-warmup-" + Environment.ProcessId);
 try
 {
     Directory.CreateDirectory(Path.Combine(warmup, "source"));
