@@ -41,7 +41,11 @@ public sealed class EventsBenchmark : IBenchmark
             var pwsh = new PowerShell(Path.Combine(psHome, "pwsh"), Path.Combine(context.ModulePath, "AksAuditd.psd1"));
             context.Report($"pwsh: {pwsh.Launcher} (each printing run is a fresh process, timed from its start to its exit)");
 
-            ColdStart(context, pwsh, fixture, work, failures);
+            // What the person in the README's investigation runs: the image's pwsh and module (ReadyToRun) with the
+            // image's runtime settings, as `kubectl debug node/... --image=<the image> -- pwsh` starts them.
+            var image = ImageLayout(context, pwsh, work);
+            ColdStart(context, image is null ? [("staged module, IL", pwsh)] : [("staged module, IL", pwsh), ("image layout, ReadyToRun, image settings", image)],
+                fixture, work, failures);
 
             var replicated = Path.Combine(work, "audit.log");
             var replicatedBytes = Replicate(fixture, replicated);
@@ -54,7 +58,7 @@ public sealed class EventsBenchmark : IBenchmark
 
             foreach (var log in logs)
             {
-                MeasureLog(context, log, pwsh, fixture, failures);
+                MeasureLog(context, log, pwsh, image, fixture, failures);
             }
         }
         finally
@@ -68,7 +72,7 @@ public sealed class EventsBenchmark : IBenchmark
         }
     }
 
-    private static void MeasureLog(BenchmarkContext context, BenchLog log, PowerShell pwsh, string fixture, List<string> failures)
+    private static void MeasureLog(BenchmarkContext context, BenchLog log, PowerShell pwsh, PowerShell? image, string fixture, List<string> failures)
     {
         var megabytes = log.Bytes / 1048576.0;
         context.Report(string.Empty);
@@ -78,11 +82,13 @@ public sealed class EventsBenchmark : IBenchmark
         var rounds = Enumerable.Range(0, Rounds).Select(_ => new
         {
             Ausearch = MeasureAusearch(log.Path, "-i"),
-            Printing = MeasurePrinting(pwsh, log),
+            Printing = MeasurePrinting(image ?? pwsh, log),
+            StagedPrinting = image is null ? null : MeasurePrinting(pwsh, log),
             EveryField = MeasureCore(log, fixture, Use.EveryField),
             Lazy = MeasureCore(log, fixture, Use.Events),
             Summary = MeasureCore(log, fixture, Use.Summary),
             Cmdlet = MeasureCmdlet(context, pwsh, log, fixture),
+            Floor = MeasureHostFloor(image ?? pwsh, log),
         }).ToList();
         var ausearch = Best(rounds.Select(r => r.Ausearch));
         var printing = Best(rounds.Select(r => r.Printing));
@@ -91,28 +97,41 @@ public sealed class EventsBenchmark : IBenchmark
         var summary = Best(rounds.Select(r => r.Summary));
         var cmdletFirst = Best(rounds.Select(r => r.Cmdlet.First));
         var cmdlet = Best(rounds.Select(r => r.Cmdlet.Second));
+        var floor = Best(rounds.Select(r => r.Floor));
+        var stagedPrinting = image is null ? null : Best(rounds.Select(r => r.StagedPrinting!));
+        var printingName = image is null ? "staged module, runtime defaults" : "image layout and settings";
 
         context.Report($"best of {Rounds} rounds");
         context.Report($"{"",-52} {"seconds",8} {"MB/s",8} {"events/s",10} {"events",8} {"RSS growth",10}");
         Report(context, "ausearch -i (to a pipe)", ausearch, megabytes);
-        Report(context, "Get-AuditEvent, default view printed (fresh pwsh)", printing, megabytes);
+        Report(context, $"Get-AuditEvent, default view printed ({(image is null ? "staged" : "image")})", printing, megabytes);
+        if (stagedPrinting is not null)
+        {
+            Report(context, "Get-AuditEvent, default view printed (staged, defaults)", stagedPrinting, megabytes);
+        }
+
         Report(context, "Core API, every field interpreted", everyField, megabytes);
         Report(context, "Core API, events (lazy values)", lazy, megabytes);
         Report(context, "Core API, Key Exe User Syscall read", summary, megabytes);
         Report(context, "Get-AuditEvent | Measure-Object (first run)", cmdletFirst, megabytes);
         Report(context, "Get-AuditEvent | Measure-Object (second run)", cmdlet, megabytes);
+        Report(context, "pwsh printing ausearch's own text (fresh pwsh)", floor, megabytes);
 
         var baseline = ausearch.Seconds;
-        context.Report($"HEADLINE {log.Name}: printing the default view / ausearch -i: {baseline / printing.Seconds:F2}x (target >= 1.5x, pwsh start counted)");
+        context.Report($"HEADLINE {log.Name}: printing the default view / ausearch -i: {baseline / printing.Seconds:F2}x (target >= 1.5x, pwsh start counted; {printingName})");
         context.Report($"HEADLINE {log.Name}: Core API, every field interpreted / ausearch -i: {baseline / everyField.Seconds:F2}x (target >= 3x)");
-        context.Report($"HEADLINE {log.Name}: RSS growth printing {megabytes:F0} MiB: {printing.RssGrowthMegabytes:F0} MB (target < 64 MB)");
+        context.Report($"HEADLINE {log.Name}: RSS growth printing {megabytes:F0} MiB: {printing.RssGrowthMegabytes:F0} MB (target < 64 MB; {printingName})" +
+                       (stagedPrinting is null ? string.Empty : $"; the staged module with the runtime's defaults: {baseline / stagedPrinting.Seconds:F2}x, {stagedPrinting.RssGrowthMegabytes:F0} MB"));
         context.Report($"secondary {log.Name}: Core API lazy {baseline / lazy.Seconds:F2}x, reading Key/Exe/User/Syscall {baseline / summary.Seconds:F2}x, " +
                        $"cmdlet counting events {baseline / cmdlet.Seconds:F2}x (first run in a fresh pwsh {baseline / cmdletFirst.Seconds:F2}x)");
+        context.Report($"FLOOR {log.Name}: a fresh pwsh printing ausearch -i's finished text, one string per event, needs " +
+                       $"{floor.Seconds:F2} s = {baseline / floor.Seconds:F2}x ausearch -i (pwsh's start and its host's output, no module: " +
+                       "no cmdlet's printing ratio can be higher)");
 
         var counts = new (string Name, long Events)[]
         {
-            ("printing", printing.Events), ("every field", everyField.Events), ("lazy", lazy.Events), ("summary", summary.Events),
-            ("cmdlet first", cmdletFirst.Events), ("cmdlet second", cmdlet.Events),
+            ("printing", printing.Events), ("staged printing", stagedPrinting?.Events ?? ausearch.Events), ("every field", everyField.Events), ("lazy", lazy.Events), ("summary", summary.Events),
+            ("cmdlet first", cmdletFirst.Events), ("cmdlet second", cmdlet.Events), ("floor", floor.Events),
         };
         var wrong = counts.Where(c => c.Events != ausearch.Events).ToList();
         if (wrong.Count == 0)
@@ -285,6 +304,54 @@ public sealed class EventsBenchmark : IBenchmark
         return new Measurement(watch.Elapsed.TotalSeconds, separators, growth);
     }
 
+    /// <summary>
+    /// What pwsh itself costs for the printing path, with no module: a fresh pwsh that writes <c>ausearch -i</c>'s own
+    /// output for the log, already cut into one string per event, to its standard output (a pipe read here). Timed
+    /// from the process's start to its exit, less the time pwsh reports for reading and cutting the text file (which
+    /// a cmdlet does not do), so what is left is pwsh's start and its host writing the events.
+    /// </summary>
+    private static Measurement MeasureHostFloor(PowerShell pwsh, BenchLog log)
+    {
+        var text = Path.Combine(Path.GetDirectoryName(log.Path)!, "ausearch-i.txt");
+        if (!File.Exists(text))
+        {
+            var start = new ProcessStartInfo("sh") { RedirectStandardError = true };
+            foreach (var argument in new[] { "-c", "TZ=UTC LC_ALL=C ausearch -i -if \"$1\" > \"$2\"", "sh", log.Path, text })
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            using var ausearch = Process.Start(start)!;
+            _ = ausearch.StandardError.ReadToEnd();
+            ausearch.WaitForExit();
+        }
+
+        // ausearch -i starts every event with "----"; the strings keep that line so the output is ausearch's.
+        var script = $$"""
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            $events = [IO.File]::ReadAllText('{{text}}').Split("`n----`n")
+            $events[0] = $events[0].Substring($events[0].IndexOf("----`n") + 5)
+            for ($i = 0; $i -lt $events.Length; $i++) { $events[$i] = "----`n" + $events[$i].TrimEnd("`n") }
+            $reading = $watch.Elapsed.TotalSeconds
+            $events
+            [Console]::Error.WriteLine("READ $reading")
+            """;
+        var startInfo = pwsh.Start("-NoProfile", "-NonInteractive", "-Command", script);
+        var watch = Stopwatch.StartNew();
+        using var process = Process.Start(startInfo)!;
+        var errors = process.StandardError.ReadToEndAsync();
+        var separators = CountSeparators(process.StandardOutput);
+        process.WaitForExit();
+        watch.Stop();
+        var read = errors.Result.Split('\n').FirstOrDefault(l => l.StartsWith("READ ", StringComparison.Ordinal))?.Trim().Split(' ');
+        if (process.ExitCode != 0 || read is null)
+        {
+            throw new InvalidOperationException($"the floor run failed ({process.ExitCode}): {errors.Result}");
+        }
+
+        return new Measurement(watch.Elapsed.TotalSeconds - double.Parse(read[1], CultureInfo.InvariantCulture), separators, null);
+    }
+
     private static Measurement MeasureCore(BenchLog log, string fixture, Use use)
     {
         // Warm up the JIT on the small real log, as a long-running pwsh or entrypoint would be.
@@ -371,7 +438,7 @@ public sealed class EventsBenchmark : IBenchmark
     /// module (IL, as `build.ps1 build` writes it) and with the image layout compiled ReadyToRun, each against pwsh
     /// printing one line and exiting.
     /// </summary>
-    private static void ColdStart(BenchmarkContext context, PowerShell staged, string fixture, string work, List<string> failures)
+    private static void ColdStart(BenchmarkContext context, (string Name, PowerShell Pwsh)[] variants, string fixture, string work, List<string> failures)
     {
         var hostRoot = Path.Combine(work, "host");
         Directory.CreateDirectory(Path.Combine(hostRoot, "etc", "audit"));
@@ -385,22 +452,6 @@ public sealed class EventsBenchmark : IBenchmark
         foreach (var file in new[] { "passwd", "group" })
         {
             File.Copy(Path.Combine(fixture, "host", "etc", file), Path.Combine(hostRoot, "etc", file));
-        }
-
-        var variants = new List<(string Name, PowerShell Pwsh)> { ("staged module, IL", staged) };
-        var layout = Path.Combine(work, "layout");
-        try
-        {
-            var watch = Stopwatch.StartNew();
-            Capture(context.RepositoryRoot, staged.Start("-NoProfile", "-NonInteractive", "-Command",
-                $"$null = & '{Path.Combine(context.RepositoryRoot, "image", "New-ImageLayout.ps1")}' -ModulePath '{context.ModulePath}' -Destination '{layout}' -ReadyToRun"));
-            context.Report($"image layout compiled ReadyToRun in {watch.Elapsed.TotalSeconds:F0} s");
-            variants.Add(("image layout, ReadyToRun", new PowerShell(Path.Combine(layout, "usr", "local", "bin", "pwsh"),
-                Path.Combine(layout, "usr", "local", "share", "powershell", "Modules", "AksAuditd", "AksAuditd.psd1"))));
-        }
-        catch (InvalidOperationException e)
-        {
-            context.Report($"no ReadyToRun layout: {e.Message.Split('\n')[0]}");
         }
 
         const int coldRounds = 3;
@@ -419,6 +470,28 @@ public sealed class EventsBenchmark : IBenchmark
                 $"JIT {tail.JitMilliseconds / 1000:F2} s for {tail.JitMethods} methods = {tail.JitMilliseconds / 1000 / tail.FirstLine:P0} of the time to the first line " +
                 $"(JIT time is summed over threads; pwsh alone: first line after {bare.FirstLine:F2} s, JIT {bare.JitMilliseconds / 1000:F2} s for {bare.JitMethods} methods = " +
                 $"{bare.JitMilliseconds / 1000 / bare.FirstLine:P0}; Import-Module, Get-AuditEvent and formatting add {(tail.JitMilliseconds - bare.JitMilliseconds) / 1000:F2} s for {tail.JitMethods - bare.JitMethods} methods); best of {coldRounds}"));
+        }
+    }
+
+    /// <summary>The image's file tree compiled ReadyToRun, its pwsh run with the Dockerfile's ENV; null when it cannot be built here.</summary>
+    private static PowerShell? ImageLayout(BenchmarkContext context, PowerShell staged, string work)
+    {
+        var layout = Path.Combine(work, "layout");
+        try
+        {
+            var watch = Stopwatch.StartNew();
+            Capture(context.RepositoryRoot, staged.Start("-NoProfile", "-NonInteractive", "-Command",
+                $"$null = & '{Path.Combine(context.RepositoryRoot, "image", "New-ImageLayout.ps1")}' -ModulePath '{context.ModulePath}' -Destination '{layout}' -ReadyToRun"));
+            var settings = LoopBenchmark.DockerfileEnvironment(Path.Combine(context.RepositoryRoot, "image", "Dockerfile"));
+            context.Report($"image layout compiled ReadyToRun in {watch.Elapsed.TotalSeconds:F0} s; its pwsh runs with the Dockerfile's ENV: " +
+                           string.Join(' ', settings.Select(p => $"{p.Key}={p.Value}")));
+            return new PowerShell(Path.Combine(layout, "usr", "local", "bin", "pwsh"),
+                Path.Combine(layout, "usr", "local", "share", "powershell", "Modules", "AksAuditd", "AksAuditd.psd1"), settings);
+        }
+        catch (InvalidOperationException e)
+        {
+            context.Report($"no ReadyToRun layout: {e.Message.Split('\n')[0]}");
+            return null;
         }
     }
 
@@ -508,7 +581,7 @@ public sealed class EventsBenchmark : IBenchmark
     internal sealed record BenchLog(string Name, string Path, string HostRoot, long Bytes, string Description);
 
     /// <summary>A pwsh launcher and the module manifest it imports.</summary>
-    private sealed record PowerShell(string Launcher, string Module)
+    private sealed record PowerShell(string Launcher, string Module, IReadOnlyDictionary<string, string>? Environment = null)
     {
         public ProcessStartInfo Start(params string[] arguments)
         {
@@ -520,6 +593,11 @@ public sealed class EventsBenchmark : IBenchmark
 
             start.Environment["POWERSHELL_TELEMETRY_OPTOUT"] = "1";
             start.Environment["POWERSHELL_UPDATECHECK"] = "Off";
+            foreach (var (name, value) in Environment ?? new Dictionary<string, string>())
+            {
+                start.Environment[name] = value;
+            }
+
             return start;
         }
     }

@@ -189,7 +189,7 @@ public sealed class LoopBenchmark : IBenchmark
     };
 
     /// <summary>The ENV of the Dockerfile's final stage.</summary>
-    private static Dictionary<string, string> DockerfileEnvironment(string dockerfile)
+    internal static Dictionary<string, string> DockerfileEnvironment(string dockerfile)
     {
         var text = File.ReadAllText(dockerfile).Replace("\\\n", " ", StringComparison.Ordinal);
         var lines = text.Split('\n');
