@@ -18,7 +18,7 @@ namespace AksAuditd.Core.Health;
 /// knows only the types below. A type it does not know fails the call (NotSupportedException) instead of falling
 /// back to the library's, so a test that makes a new call shows the gap at once.
 /// </remarks>
-public static class ApiObjectJson
+internal static class ApiObjectJson
 {
     /// <summary>
     /// The JSON properties read of the objects that carry a Node's whole state. The API server answers a status
@@ -69,7 +69,7 @@ public static class ApiObjectJson
 /// A merge patch that adds one occurrence to an events.k8s.io/v1 Event's series. Its time is written here in
 /// MicroTime's own form (six fractional digits), which the model's DateTime would drop for a whole second.
 /// </summary>
-public sealed record EventSeriesPatch([property: JsonPropertyName("series")] EventSeriesPatch.Occurrences Series)
+internal sealed record EventSeriesPatch([property: JsonPropertyName("series")] EventSeriesPatch.Occurrences Series)
 {
     public sealed record Occurrences(
         [property: JsonPropertyName("count")] int Count,
