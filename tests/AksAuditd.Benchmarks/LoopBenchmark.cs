@@ -30,7 +30,7 @@ public sealed class LoopBenchmark : IBenchmark
         var processes = new List<Measured>();
         // With metrics and node status on, as the fleet-status component runs it: an API stand-in on loopback
         // takes the status patches and events, and /metrics is scraped every 30 s as Prometheus would.
-        using var api = new ApiStandIn();
+        using var api = new ApiStandIn(File.ReadAllText(Path.Combine(context.RepositoryRoot, "tests", "fixtures", "kubernetes", "aks-node.json")));
         var kubeconfig = Path.Combine(work.FullName, "kubeconfig");
         File.WriteAllText(kubeconfig, $"apiVersion: v1\nkind: Config\nclusters:\n- name: bench\n  cluster:\n    server: {api.Url}\nusers:\n- name: bench\n  user:\n    token: bench\ncontexts:\n- name: bench\n  context:\n    cluster: bench\n    user: bench\ncurrent-context: bench\n");
         var metricsPorts = new Dictionary<string, int>();
@@ -362,15 +362,20 @@ public sealed class LoopBenchmark : IBenchmark
     }
 }
 
-/// <summary>Answers the agent's API calls as an API server would when all goes well: the Node, then 200/201 with the body back.</summary>
+/// <summary>
+/// Answers the agent's API calls as an API server would when all goes well: the whole Node for a read and for a
+/// status patch (a real AKS node's, tests/fixtures/kubernetes/aks-node.json, renamed), 201 with the body back for an event.
+/// </summary>
 internal sealed class ApiStandIn : IDisposable
 {
     private readonly System.Net.HttpListener _listener = new();
+    private readonly string _node;
     private int _patches;
     private int _events;
 
-    public ApiStandIn()
+    public ApiStandIn(string node)
     {
+        _node = node;
         Url = $"http://127.0.0.1:{FreePort()}";
         _listener.Prefixes.Add(Url + "/");
         _listener.Start();
@@ -415,14 +420,16 @@ internal sealed class ApiStandIn : IDisposable
                 body = reader.ReadToEnd();
             }
 
-            if (context.Request.HttpMethod == "GET")
+            if (context.Request.HttpMethod == "GET" || path.EndsWith("/status", StringComparison.Ordinal))
             {
-                body = $"{{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{{\"name\":\"{path.Split('/').Last()}\"}},\"status\":{{\"conditions\":[]}}}}";
-            }
-            else if (path.EndsWith("/status", StringComparison.Ordinal))
-            {
-                Interlocked.Increment(ref _patches);
-                body = "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"bench\"}}";
+                if (context.Request.HttpMethod != "GET")
+                {
+                    Interlocked.Increment(ref _patches);
+                }
+
+                var node = System.Text.Json.Nodes.JsonNode.Parse(_node)!;
+                node["metadata"]!["name"] = path.Split('/')[4];
+                body = node.ToJsonString();
             }
             else
             {

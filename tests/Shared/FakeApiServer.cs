@@ -89,6 +89,38 @@ public sealed class FakeApiServer : IDisposable
         },
     };
 
+    /// <summary>
+    /// A Node as an AKS API server returns it, whole (tests/fixtures/kubernetes/aks-node.json: labels, managed fields,
+    /// capacity, system info, images, node-problem-detector's conditions), renamed, with these conditions added.
+    /// </summary>
+    public static JsonObject AksNode(string name, params (string Type, string Status, string Reason, string Message)[] conditions)
+    {
+        var node = JsonNode.Parse(File.ReadAllText(AksNodeFixture))!.AsObject();
+        node["metadata"]!["name"] = name;
+        var list = node["status"]!["conditions"]!.AsArray();
+        foreach (var added in Node(name, conditions)["status"]!["conditions"]!.AsArray())
+        {
+            list.Add(added!.DeepClone());
+        }
+
+        return node;
+    }
+
+    /// <summary>tests/fixtures/kubernetes/aks-node.json, found by walking up to the repository's AksAuditd.psd1.</summary>
+    public static string AksNodeFixture
+    {
+        get
+        {
+            var directory = new DirectoryInfo(AppContext.BaseDirectory);
+            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "AksAuditd.psd1")))
+            {
+                directory = directory.Parent;
+            }
+
+            return Path.Combine(directory?.FullName ?? throw new InvalidOperationException("repository root not found"), "tests", "fixtures", "kubernetes", "aks-node.json");
+        }
+    }
+
     public void Dispose()
     {
         _listener.Stop();

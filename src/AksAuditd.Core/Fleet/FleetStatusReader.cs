@@ -62,7 +62,7 @@ public sealed partial class FleetStatusReader
             configuration = KubernetesClientConfiguration.BuildDefaultConfig();
         }
 
-        return new Kubernetes(configuration);
+        return ApiObjectJson.Client(configuration);
     }
 
     /// <param name="labelSelector">Restricts the nodes, as kubectl get nodes -l does; null for all.</param>

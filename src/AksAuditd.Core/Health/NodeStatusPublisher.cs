@@ -80,7 +80,7 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
     /// The client the agent uses: $KUBECONFIG when set (the benchmark, a test), otherwise in a pod the service
     /// account token, which the library reads again from its file as the kubelet rotates it.
     /// </summary>
-    public static IKubernetes InClusterClient() => new Kubernetes(AgentKubeconfig.Resolve());
+    public static IKubernetes InClusterClient() => ApiObjectJson.Client(AgentKubeconfig.Resolve());
 
     public void Changed(NodeHealthRecorder recorder, NodeHappening? happening)
     {
@@ -262,7 +262,8 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
         }
 
         // A strategic merge patch: the API server merges conditions by type, so other agents' conditions stay.
-        var patch = new V1Patch(new { status = new { conditions } }, V1Patch.PatchType.StrategicMergePatch);
+        var body = ApiObjectJson.PatchBody(new V1Node { Status = new V1NodeStatus { Conditions = conditions } });
+        var patch = new V1Patch(body, V1Patch.PatchType.StrategicMergePatch);
         await _client.CoreV1.PatchNodeStatusAsync(patch, _nodeName, cancellationToken: _stop.Token).ConfigureAwait(false);
         foreach (var condition in conditions)
         {
@@ -318,7 +319,7 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
         if (_sent.TryGetValue(key, out var sent))
         {
             // The same event again: one more in its series, as the kubelet's recorder does.
-            var series = new { series = new { count = sent.Count + 1, lastObservedTime = now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", System.Globalization.CultureInfo.InvariantCulture) } };
+            var series = ApiObjectJson.PatchBody(new EventSeriesPatch(new(sent.Count + 1, now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", System.Globalization.CultureInfo.InvariantCulture))));
             try
             {
                 await _client.EventsV1.PatchNamespacedEventAsync(new V1Patch(series, V1Patch.PatchType.MergePatch), sent.Name, EventNamespace, cancellationToken: _stop.Token).ConfigureAwait(false);

@@ -27,9 +27,9 @@ public sealed class NodeStatusPublisherTests : IDisposable
 
     public NodeStatusPublisherTests()
     {
-        _server = new FakeApiServer(FakeApiServer.Node(
+        // A whole AKS Node, with the kubelet's and node-problem-detector's conditions: what the API server answers.
+        _server = new FakeApiServer(FakeApiServer.AksNode(
             NodeName,
-            ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
             ("AuditdProblem", "False", "AuditdIsRunning", "from an earlier agent")));
     }
 
@@ -176,7 +176,7 @@ public sealed class NodeStatusPublisherTests : IDisposable
     public async Task WithNoNetworkTheRecorderStaysFastAndThePublisherKeepsRetrying()
     {
         var closed = FakeApiServer.FreePort();
-        var client = new Kubernetes(new KubernetesClientConfiguration { Host = $"http://127.0.0.1:{closed}", AccessToken = FakeApiServer.Token });
+        var client = ApiObjectJson.Client(new KubernetesClientConfiguration { Host = $"http://127.0.0.1:{closed}", AccessToken = FakeApiServer.Token });
         using var publisher = new NodeStatusPublisher(client, NodeName, "9.9.9", _recorder, _log) { MinBackoff = TimeSpan.FromMilliseconds(20) };
 
         var recording = Task.Run(() =>
@@ -203,7 +203,7 @@ public sealed class NodeStatusPublisherTests : IDisposable
     {
         using var silent = new TcpListener(IPAddress.Loopback, 0);
         silent.Start();
-        var client = new Kubernetes(new KubernetesClientConfiguration { Host = $"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}", AccessToken = FakeApiServer.Token });
+        var client = ApiObjectJson.Client(new KubernetesClientConfiguration { Host = $"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}", AccessToken = FakeApiServer.Token });
         using var publisher = new NodeStatusPublisher(client, NodeName, "9.9.9", _recorder, _log);
 
         var recording = Task.Run(() =>
@@ -228,7 +228,7 @@ public sealed class NodeStatusPublisherTests : IDisposable
 
     private NodeStatusPublisher Publisher()
     {
-        var client = new Kubernetes(new KubernetesClientConfiguration { Host = _server.Url, AccessToken = FakeApiServer.Token });
+        var client = ApiObjectJson.Client(new KubernetesClientConfiguration { Host = _server.Url, AccessToken = FakeApiServer.Token });
         return new NodeStatusPublisher(client, NodeName, "9.9.9", _recorder, _log) { MinBackoff = TimeSpan.FromMilliseconds(20) };
     }
 
