@@ -307,6 +307,17 @@ public sealed class EventsBenchmark : IBenchmark
             Get-AuditEvent -LiteralPath '{{log.Path}}' -HostRoot '{{log.HostRoot}}' -WarningAction SilentlyContinue
             [Console]::Error.WriteLine("RSS $before $(Get-Status 'VmHWM:')")
             """;
+        var (seconds, separators, rss) = RunPrinting(pwsh, script, "RSS", "printing");
+        var growth = (long.Parse(rss[2], CultureInfo.InvariantCulture) - long.Parse(rss[1], CultureInfo.InvariantCulture)) / 1024.0;
+        return new Measurement(seconds, separators, growth);
+    }
+
+    /// <summary>
+    /// Runs a fresh pwsh that prints to its standard output (a pipe read here, counting events) and reports a line
+    /// "<paramref name="report"/> ..." on its standard error; timed from the process's start to its exit.
+    /// </summary>
+    private static (double Seconds, long Separators, string[] Report) RunPrinting(PowerShell pwsh, string script, string report, string run)
+    {
         var start = pwsh.Start("-NoProfile", "-NonInteractive", "-Command", script);
         var watch = Stopwatch.StartNew();
         using var process = Process.Start(start)!;
@@ -314,14 +325,13 @@ public sealed class EventsBenchmark : IBenchmark
         var separators = CountSeparators(process.StandardOutput);
         process.WaitForExit();
         watch.Stop();
-        var rss = errors.Result.Split('\n').FirstOrDefault(l => l.StartsWith("RSS ", StringComparison.Ordinal))?.Trim().Split(' ');
-        if (process.ExitCode != 0 || rss is null)
+        var line = errors.Result.Split('\n').FirstOrDefault(l => l.StartsWith(report + " ", StringComparison.Ordinal))?.Trim().Split(' ');
+        if (process.ExitCode != 0 || line is null)
         {
-            throw new InvalidOperationException($"the printing run failed ({process.ExitCode}): {errors.Result}");
+            throw new InvalidOperationException($"the {run} run failed ({process.ExitCode}): {errors.Result}");
         }
 
-        var growth = (long.Parse(rss[2], CultureInfo.InvariantCulture) - long.Parse(rss[1], CultureInfo.InvariantCulture)) / 1024.0;
-        return new Measurement(watch.Elapsed.TotalSeconds, separators, growth);
+        return (watch.Elapsed.TotalSeconds, separators, line);
     }
 
     /// <summary>
@@ -342,8 +352,13 @@ public sealed class EventsBenchmark : IBenchmark
             }
 
             using var ausearch = Process.Start(start)!;
-            _ = ausearch.StandardError.ReadToEnd();
+            var errors = ausearch.StandardError.ReadToEnd();
             ausearch.WaitForExit();
+            if (ausearch.ExitCode != 0)
+            {
+                File.Delete(text);
+                throw new InvalidOperationException($"ausearch -i -if {log.Path} failed ({ausearch.ExitCode}): {errors}");
+            }
         }
 
         // ausearch -i starts every event with "----"; the strings keep that line so the output is ausearch's.
@@ -356,20 +371,8 @@ public sealed class EventsBenchmark : IBenchmark
             $events
             [Console]::Error.WriteLine("READ $reading")
             """;
-        var startInfo = pwsh.Start("-NoProfile", "-NonInteractive", "-Command", script);
-        var watch = Stopwatch.StartNew();
-        using var process = Process.Start(startInfo)!;
-        var errors = process.StandardError.ReadToEndAsync();
-        var separators = CountSeparators(process.StandardOutput);
-        process.WaitForExit();
-        watch.Stop();
-        var read = errors.Result.Split('\n').FirstOrDefault(l => l.StartsWith("READ ", StringComparison.Ordinal))?.Trim().Split(' ');
-        if (process.ExitCode != 0 || read is null)
-        {
-            throw new InvalidOperationException($"the floor run failed ({process.ExitCode}): {errors.Result}");
-        }
-
-        return new Measurement(watch.Elapsed.TotalSeconds - double.Parse(read[1], CultureInfo.InvariantCulture), separators, null);
+        var (seconds, separators, read) = RunPrinting(pwsh, script, "READ", "floor");
+        return new Measurement(seconds - double.Parse(read[1], CultureInfo.InvariantCulture), separators, null);
     }
 
     private static Measurement MeasureCore(BenchLog log, string fixture, Use use)
