@@ -364,7 +364,7 @@ public sealed class LoopBenchmark : IBenchmark
 
 /// <summary>
 /// Answers the agent's API calls as an API server would when all goes well: the whole Node for a read and for a
-/// status patch (a real AKS node's, tests/fixtures/kubernetes/aks-node.json, renamed), 201 with the body back for an event.
+/// status patch (an AKS node's shape, tests/fixtures/kubernetes/aks-node.json, renamed), 201 with the body back for an event.
 /// </summary>
 internal sealed class ApiStandIn : IDisposable
 {

@@ -187,14 +187,5 @@ public sealed class EventCmdletTests
     private static string Login(long serial) =>
         $"type=LOGIN msg=audit({1700000000 + serial}.000:{serial}): pid={1000 + serial} uid=0 old-auid=4294967295 auid=0 tty=(none) old-ses=4294967295 ses=1 res=1";
 
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "AksAuditd.psd1")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("repository root not found");
-    }
+    private static string RepositoryRoot() => AksAuditd.Tests.Shared.RepositoryCheckout.Root;
 }

@@ -56,13 +56,7 @@ public sealed class ModuleRunspace : IDisposable
                 return fromEnvironment;
             }
 
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "AksAuditd.psd1")))
-            {
-                directory = directory.Parent;
-            }
-
-            var path = Path.Combine(directory?.FullName ?? throw new InvalidOperationException("repository root not found"), "out", "AksAuditd", "AksAuditd.psd1");
+            var path = AksAuditd.Tests.Shared.RepositoryCheckout.PathOf("out", "AksAuditd", "AksAuditd.psd1");
             return File.Exists(path) ? path : throw new InvalidOperationException($"{path} is missing: run `dotnet pwsh ./build.ps1 build` first");
         }
     }

@@ -106,20 +106,8 @@ public sealed class FakeApiServer : IDisposable
         return node;
     }
 
-    /// <summary>tests/fixtures/kubernetes/aks-node.json, found by walking up to the repository's AksAuditd.psd1.</summary>
-    public static string AksNodeFixture
-    {
-        get
-        {
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "AksAuditd.psd1")))
-            {
-                directory = directory.Parent;
-            }
-
-            return Path.Combine(directory?.FullName ?? throw new InvalidOperationException("repository root not found"), "tests", "fixtures", "kubernetes", "aks-node.json");
-        }
-    }
+    /// <summary>tests/fixtures/kubernetes/aks-node.json in the checkout.</summary>
+    public static string AksNodeFixture => RepositoryCheckout.PathOf("tests", "fixtures", "kubernetes", "aks-node.json");
 
     public void Dispose()
     {

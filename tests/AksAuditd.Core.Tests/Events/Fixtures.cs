@@ -3,19 +3,7 @@ namespace AksAuditd.Core.Tests.Events;
 internal static class Fixtures
 {
     /// <summary>tests/fixtures/events under the repository (found by walking up to AksAuditd.psd1).</summary>
-    public static string Directory
-    {
-        get
-        {
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "AksAuditd.psd1")))
-            {
-                directory = directory.Parent;
-            }
-
-            return Path.Combine(directory?.FullName ?? throw new InvalidOperationException("repository root not found"), "tests", "fixtures", "events");
-        }
-    }
+    public static string Directory => AksAuditd.Tests.Shared.RepositoryCheckout.PathOf("tests", "fixtures", "events");
 
     /// <summary>The committed real log (ENRICHED, node=aks-node-1, two rotations) and ausearch's reading of it.</summary>
     public static string Recorded => Path.Combine(Directory, "recorded");

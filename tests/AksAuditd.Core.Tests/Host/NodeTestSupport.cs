@@ -5,19 +5,7 @@ namespace AksAuditd.Core.Tests.Host;
 /// <summary>Paths and small helpers the Host tests share.</summary>
 internal static class NodeTestSupport
 {
-    public static string RepositoryRoot
-    {
-        get
-        {
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "AksAuditd.psd1")))
-            {
-                directory = directory.Parent;
-            }
-
-            return directory?.FullName ?? throw new InvalidOperationException("repository root (AksAuditd.psd1) not found");
-        }
-    }
+    public static string RepositoryRoot => AksAuditd.Tests.Shared.RepositoryCheckout.Root;
 
     public static string HostTestData(params string[] parts) =>
         Path.Combine(new[] { RepositoryRoot, "tests", "AksAuditd.Core.Tests", "Host" }.Concat(parts).ToArray());

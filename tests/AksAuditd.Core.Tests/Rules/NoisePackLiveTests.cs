@@ -91,14 +91,5 @@ public sealed class NoisePackLiveTests
         return titles;
     }
 
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "AksAuditd.psd1")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("repository root not found");
-    }
+    private static string RepositoryRoot() => AksAuditd.Tests.Shared.RepositoryCheckout.Root;
 }

@@ -77,13 +77,5 @@ public static class OracleFile
             : throw new InvalidOperationException($"the audit-rules corpus is missing from the repository: {corpus}");
     }
 
-    private static string FindRepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AksAuditd.psd1")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new InvalidOperationException("AksAuditd.psd1 not found above " + AppContext.BaseDirectory);
-    }
+    private static string FindRepoRoot() => AksAuditd.Tests.Shared.RepositoryCheckout.Root;
 }
