@@ -151,7 +151,7 @@ public sealed class ConfigurationLoader
     /// <summary>The shortest poll interval: the loop re-reads the ConfigMaps and the node's files every poll.</summary>
     public static readonly TimeSpan MinPollInterval = TimeSpan.FromSeconds(1);
 
-    private static Dictionary<string, RawSetting> ReadFile(string file, List<string> warnings, out bool found)
+    private static IReadOnlyDictionary<string, RawSetting> ReadFile(string file, List<string> warnings, out bool found)
     {
         var values = new Dictionary<string, RawSetting>(StringComparer.Ordinal);
         FileIdentity identity;
@@ -181,10 +181,10 @@ public sealed class ConfigurationLoader
             throw new ConfigurationException($"Config file {file} is not a regular file (a FIFO, socket or device); it must be a YAML file.", origin: file);
         }
 
-        string text;
+        byte[] bytes;
         try
         {
-            text = System.Text.Encoding.UTF8.GetString(LinuxNodeFileSystem.Instance.Read(file, MaxConfigFileBytes));
+            bytes = LinuxNodeFileSystem.Instance.Read(file, MaxConfigFileBytes);
         }
         catch (FileTooLargeException e)
         {
@@ -196,6 +196,39 @@ public sealed class ConfigurationLoader
             throw new ConfigurationException($"Config file {file} cannot be read: {e.Message}", origin: file, inner: e);
         }
 
+        // Every cmdlet the loop runs loads the configuration (the JSON log's level comes from it), so a file whose
+        // bytes are those parsed last time is not parsed again. The bytes, not the times: a rewrite within the
+        // kernel's timestamp granularity keeps size and mtime.
+        lock (LastParsedGate)
+        {
+            if (_lastParsed is { } last && last.File == file && last.Bytes.AsSpan().SequenceEqual(bytes))
+            {
+                warnings.AddRange(last.Warnings);
+                return last.Values;
+            }
+        }
+
+        var fileWarnings = new List<string>();
+        var parsed = Parse(file, System.Text.Encoding.UTF8.GetString(bytes), fileWarnings);
+        warnings.AddRange(fileWarnings);
+        lock (LastParsedGate)
+        {
+            _lastParsed = new ParsedFile(file, bytes, parsed, fileWarnings.ToArray());
+        }
+
+        return parsed;
+    }
+
+    private static readonly Lock LastParsedGate = new();
+
+    private static ParsedFile? _lastParsed;
+
+    /// <summary>A config file's bytes as last parsed, and what they gave.</summary>
+    private sealed record ParsedFile(string File, byte[] Bytes, IReadOnlyDictionary<string, RawSetting> Values, string[] Warnings);
+
+    private static Dictionary<string, RawSetting> Parse(string file, string text, List<string> warnings)
+    {
+        var values = new Dictionary<string, RawSetting>(StringComparer.Ordinal);
         var yaml = new YamlStream();
         try
         {

@@ -157,6 +157,22 @@ public sealed class ConfigurationLoaderTests : IDisposable
     }
 
     [Fact]
+    public void AnUnchangedFileKeepsItsWarningsAndARewriteOfTheSameSizeIsReadAgain()
+    {
+        // The loop loads the configuration for every cmdlet and reuses the last parse while the bytes are the same:
+        // the reuse must keep the file's warnings, and a rewrite that keeps size and (coarse) mtime must still count.
+        var first = Load(new Dictionary<string, string>(), "logLevel: debug\npollIntervall: 10s\n");
+        var again = Load(new Dictionary<string, string>(), "logLevel: debug\npollIntervall: 10s\n");
+        var rewritten = Load(new Dictionary<string, string>(), "logLevel: error\npollIntervall: 10s\n");
+
+        Assert.Equal(LogLevel.Debug, first.LogLevel);
+        Assert.Equal(first.Warnings, again.Warnings);
+        Assert.Contains("'pollIntervall'", Assert.Single(again.Warnings));
+        Assert.Equal(LogLevel.Error, rewritten.LogLevel);
+        Assert.Contains("'pollIntervall'", Assert.Single(rewritten.Warnings));
+    }
+
+    [Fact]
     public void UnknownKeyIsAWarningNamingTheKeyAndSuggestingTheRightOne()
     {
         var configuration = Load(new Dictionary<string, string>(), "logLevel: debug\npollIntervall: 10s\n");
