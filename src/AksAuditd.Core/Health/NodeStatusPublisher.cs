@@ -98,8 +98,24 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
                 _happenings.Enqueue(happening);
             }
         }
+        else if (!WorthPublishing(recorder))
+        {
+            // The loop reports every pass; waking the thread pool for a pass that changes nothing the Node shows
+            // cost the idle loop more CPU than the rest of the fleet view (its workers spin before they sleep).
+            return;
+        }
 
         Wake();
+    }
+
+    /// <summary>True when the conditions differ from those last written, or the resync is due.</summary>
+    private bool WorthPublishing(NodeHealthRecorder recorder)
+    {
+        var rendered = Render(recorder.Snapshot());
+        lock (_gate)
+        {
+            return rendered != _published || _clock() - _lastPublish >= ResyncInterval;
+        }
     }
 
     /// <summary>Waits until everything recorded so far was sent or failed once (tests).</summary>
@@ -226,9 +242,12 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
         // metav1.Time keeps whole seconds: send what the API server will store and give back.
         var now = _clock();
         now = new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
-        if (rendered == _published && now - _lastPublish < ResyncInterval)
+        lock (_gate)
         {
-            return;
+            if (rendered == _published && now - _lastPublish < ResyncInterval)
+            {
+                return;
+            }
         }
 
         if (!_transitionsRead)
@@ -270,8 +289,11 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
             _transitions[condition.Type] = (condition.Status, new DateTimeOffset(condition.LastTransitionTime!.Value, TimeSpan.Zero));
         }
 
-        _published = rendered;
-        _lastPublish = now;
+        lock (_gate)
+        {
+            _published = rendered;
+            _lastPublish = now;
+        }
     }
 
     /// <summary>

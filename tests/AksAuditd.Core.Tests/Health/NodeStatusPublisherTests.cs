@@ -217,6 +217,47 @@ public sealed class NodeStatusPublisherTests : IDisposable
         Assert.True(await Task.WhenAny(recording, Task.Delay(Patience)) == recording, "recording must never wait for the API");
     }
 
+    [Fact]
+    public async Task PassesThatChangeNothingWriteNothingUntilTheResyncIsDue()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var client = ApiObjectJson.Client(new KubernetesClientConfiguration { Host = _server.Url, AccessToken = FakeApiServer.Token });
+        using var publisher = new NodeStatusPublisher(client, NodeName, "9.9.9", _recorder, _log, () => now) { MinBackoff = TimeSpan.FromMilliseconds(20) };
+        Healthy();
+        await Flushed(publisher);
+        int StatusPatches() => _server.Requests.Count(r => r.Method == "PATCH" && r.Path.EndsWith("/status", StringComparison.Ordinal));
+        Assert.Equal(1, StatusPatches());
+
+        // An idle loop reports a pass every poll: the Node's conditions are not written again for them.
+        for (var i = 0; i < 5; i++)
+        {
+            UnchangedPass();
+        }
+
+        await Flushed(publisher);
+        Assert.Equal(1, StatusPatches());
+
+        // Once the resync interval is over, the next pass writes them again (lastHeartbeatTime shows the agent alive).
+        now += NodeStatusPublisher.ResyncInterval + TimeSpan.FromSeconds(1);
+        UnchangedPass();
+        var deadline = DateTime.UtcNow + Patience;
+        while (StatusPatches() < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(2, StatusPatches());
+        Assert.Empty(_server.Violations);
+    }
+
+    private void UnchangedPass()
+    {
+        foreach (var kind in new[] { SyncKind.Rules, SyncKind.Plugins })
+        {
+            _recorder.Record(new SyncResult { Kind = kind, SourcePath = "/auditd-rules", TargetPath = "/node/etc/audit/rules.d", Mode = SyncMode.Managed, Changed = false, SourceFileCount = 3, DesiredRuleCount = kind == SyncKind.Rules ? 5 : null });
+        }
+    }
+
     private async Task Flushed(NodeStatusPublisher publisher)
     {
         if (!await publisher.FlushAsync(Patience))
