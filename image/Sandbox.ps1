@@ -163,8 +163,21 @@ function Get-DockerfileEnvironment {
 }
 
 function Get-DockerfileEntrypoint {
+    # ENTRYPOINT of the final stage: the command, and the settings it gives its own process only. The agent's runtime
+    # settings come as `/usr/bin/env NAME=value ... <command>`, so a pwsh started by hand in the image keeps the
+    # runtime's defaults.
     $entrypoint = Read-Dockerfile | Where-Object { $_.IsFinalStage -and $_.Keyword -eq 'ENTRYPOINT' }
-    return @($entrypoint.Arguments | ConvertFrom-Json)
+    $words = @($entrypoint.Arguments | ConvertFrom-Json)
+    $environment = [ordered]@{}
+    $first = 0
+    if ($words[0] -eq '/usr/bin/env') {
+        $first = 1
+        while ($first -lt $words.Count -and $words[$first] -match '^([A-Za-z_][A-Za-z0-9_]*)=(.*)$') {
+            $environment[$Matches[1]] = $Matches[2]
+            $first++
+        }
+    }
+    return [pscustomobject]@{ Environment = $environment; Command = @($words[$first..($words.Count - 1)]) }
 }
 
 function New-SandboxNode {
@@ -200,7 +213,7 @@ function New-SandboxNode {
 }
 
 function Start-Entrypoint {
-    # The image's ENTRYPOINT from the layout, with the image's ENV, <Layout> standing for the image's / and the
+    # The image's ENTRYPOINT from the layout, with the image's ENV and the entrypoint's own settings, <Layout> standing for the image's / and the
     # sandbox's folders for the node and the ConfigMap mounts. stdout and stderr go to files (Out, Err) the caller reads.
     param(
         [Parameter(Mandatory)] [string] $Layout,
@@ -222,7 +235,7 @@ function Start-Entrypoint {
     }
     $entrypoint = Get-DockerfileEntrypoint
     $start = [System.Diagnostics.ProcessStartInfo]::new('/bin/sh')
-    $command = @($Prefix) + @($entrypoint | ForEach-Object { if ($_.StartsWith('/')) { Join-Path $Layout $_.TrimStart('/') } else { $_ } }) + $Arguments
+    $command = @($Prefix) + @($entrypoint.Command | ForEach-Object { if ($_.StartsWith('/')) { Join-Path $Layout $_.TrimStart('/') } else { $_ } }) + $Arguments
     $out = Join-Path $Sandbox.Root 'stdout.log'
     $err = Join-Path $Sandbox.Root 'stderr.log'
     # exec: the process the caller signals is pwsh itself, as in the container.
@@ -234,6 +247,7 @@ function Start-Entrypoint {
         if ($name -like 'AA_*' -or $name -eq 'PSModulePath' -or $name -like 'DOTNET_*' -or $name -like 'POWERSHELL_*') { $start.Environment.Remove($name) | Out-Null }
     }
     foreach ($entry in (Get-DockerfileEnvironment).GetEnumerator()) { $start.Environment[$entry.Key] = $entry.Value }
+    foreach ($entry in $entrypoint.Environment.GetEnumerator()) { $start.Environment[$entry.Key] = $entry.Value }
     $settings = @{
         AKS_AUDITD_STDOUT = $out
         AKS_AUDITD_STDERR = $err

@@ -146,6 +146,18 @@ Describe 'The DaemonSet pod under <Profile>' -ForEach $Profiles {
         Write-ConfigMapVolume $Volumes['auditd-rules'].Path (Get-E2EConfigMaps -Watches $Updated)['auditd-rules']
     }
 
+    It 'the loop''s process has the agent''s runtime settings and a pwsh started by hand in the container does not' {
+        # The ENTRYPOINT hands the settings tuned for the idle loop to its own process (env execs pwsh, which is the
+        # container's PID 1); `kubectl exec ... pwsh` gets the image's ENV only, the runtime's GC defaults.
+        $agent = (Get-Content -Raw "/proc/$(Get-PodContainerPid $Main)/environ") -split "`0"
+        $agent | Should -Contain 'DOTNET_gcConcurrent=0'
+        $agent | Should -Contain 'DOTNET_GCgen0size=0x200000'
+        (Get-Content -Raw "/proc/$(Get-PodContainerPid $Main)/cmdline") -split "`0" | Should -Contain '/app/entrypoint.ps1'
+        $byHand = Invoke-Podman @('exec', $Main, '/usr/local/bin/pwsh', '-NoProfile', '-NonInteractive', '-Command',
+            '"gcConcurrent=[$env:DOTNET_gcConcurrent] gen0size=[$env:DOTNET_GCgen0size] invariant=[$env:DOTNET_SYSTEM_GLOBALIZATION_INVARIANT]"')
+        $byHand | Should -Be 'gcConcurrent=[] gen0size=[] invariant=[1]'
+    }
+
     It 'the liveness probe passes while the loop runs and fails while it is frozen' {
         $probe = $MainSpec['livenessProbe']
         $probe | Should -Not -BeNullOrEmpty -Because 'kubernetes/daemonset.yaml declares a liveness probe'
