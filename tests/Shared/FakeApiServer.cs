@@ -111,7 +111,9 @@ public sealed class FakeApiServer : IDisposable
 
     public void Dispose()
     {
-        _listener.Stop();
+        // Close alone: after Stop the managed HttpListener has already given its endpoint back, and Close looks it up
+        // again and binds the port anew to remove it, which fails ("Address already in use") once a test running in
+        // parallel has been handed that port.
         _listener.Close();
         try
         {

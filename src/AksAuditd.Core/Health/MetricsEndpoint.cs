@@ -98,7 +98,8 @@ public sealed class MetricsEndpoint : IDisposable
     {
         try
         {
-            _listener.Stop();
+            // Close alone: after Stop the managed HttpListener has already given its endpoint back, and Close would
+            // look it up again and bind the port anew only to remove it (failing when something else took the port).
             _listener.Close();
         }
         catch (ObjectDisposedException)
@@ -106,9 +107,7 @@ public sealed class MetricsEndpoint : IDisposable
         }
         catch (HttpListenerException)
         {
-            // The managed HttpListener looks its endpoint up again while closing and, when another listener in the
-            // process changed the endpoint table meanwhile, tries to bind it anew and fails. Serving has stopped
-            // either way, and a failed unbind at shutdown is nothing a caller can act on.
+            // Serving has stopped either way, and a failed unbind at shutdown is nothing a caller can act on.
         }
 
         try

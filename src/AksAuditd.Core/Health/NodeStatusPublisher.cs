@@ -30,6 +30,13 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
     /// <summary>Conditions are written again this often even unchanged, so lastHeartbeatTime shows the agent is alive.</summary>
     public static readonly TimeSpan ResyncInterval = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How long a newly started agent that reads the kernel waits for its first reading before it writes the conditions
+    /// anyway (as Unknown): its first pass reads the kernel within seconds, and writing before that would flip the
+    /// Node's conditions to Unknown and back, two transitions that did not happen.
+    /// </summary>
+    public static readonly TimeSpan FirstReadingGrace = TimeSpan.FromMinutes(2);
+
     private const int EventBurst = 10;
     private static readonly TimeSpan EventRefill = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(5);
@@ -52,6 +59,7 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
     private bool _transitionsRead;
     private double _tokens = EventBurst;
     private DateTimeOffset _tokensAt;
+    private readonly DateTimeOffset _startedAt;
 
     public NodeStatusPublisher(IKubernetes client, string nodeName, string agentVersion, NodeHealthRecorder recorder, ILogSink? log = null, Func<DateTimeOffset>? clock = null)
     {
@@ -62,6 +70,7 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
         _log = log ?? NullLogSink.Instance;
         _clock = clock ?? (() => DateTimeOffset.UtcNow);
         _tokensAt = _clock();
+        _startedAt = _tokensAt;
         MinBackoff = TimeSpan.FromSeconds(1);
         recorder.Subscribe(this);
         _running = Task.Run(RunAsync);
@@ -108,15 +117,25 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
         Wake();
     }
 
-    /// <summary>True when the conditions differ from those last written, or the resync is due.</summary>
+    /// <summary>True when the conditions may be written and differ from those last written, or the resync is due.</summary>
     private bool WorthPublishing(NodeHealthRecorder recorder)
     {
-        var rendered = Render(recorder.Snapshot());
+        var snapshot = recorder.Snapshot();
+        if (!MayWriteConditions(snapshot))
+        {
+            return false;
+        }
+
+        var rendered = Render(snapshot);
         lock (_gate)
         {
             return rendered != _published || _clock() - _lastPublish >= ResyncInterval;
         }
     }
+
+    /// <summary>False while an agent that reads the kernel has not yet done so, within <see cref="FirstReadingGrace"/> of its start.</summary>
+    private bool MayWriteConditions(NodeHealthSnapshot snapshot) =>
+        !snapshot.VerifiesKernel || snapshot.KernelRead || _clock() - _startedAt >= FirstReadingGrace;
 
     /// <summary>Waits until everything recorded so far was sent or failed once (tests).</summary>
     public async Task<bool> FlushAsync(TimeSpan timeout)
@@ -126,7 +145,8 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
         {
             lock (_gate)
             {
-                if (_happenings.Count == 0 && _published == Render(_recorder.Snapshot()) && !_busy)
+                var snapshot = _recorder.Snapshot();
+                if (_happenings.Count == 0 && (_published == Render(snapshot) || !MayWriteConditions(snapshot)) && !_busy)
                 {
                     return true;
                 }
@@ -238,6 +258,11 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
     private async Task PublishConditionsAsync()
     {
         var snapshot = _recorder.Snapshot();
+        if (!MayWriteConditions(snapshot))
+        {
+            return;
+        }
+
         var rendered = Render(snapshot);
         // metav1.Time keeps whole seconds: send what the API server will store and give back.
         var now = _clock();

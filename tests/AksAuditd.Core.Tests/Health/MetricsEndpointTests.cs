@@ -111,6 +111,19 @@ public sealed class MetricsEndpointTests : IDisposable
     }
 
     [Fact]
+    public void DisposingGivesThePortBackAtOnce()
+    {
+        // The reporter is disposed when the loop ends or restarts it: the next one must be able to bind the port.
+        var port = FakeApiServer.FreePort();
+        var endpoint = new MetricsEndpoint($"127.0.0.1:{port}", "1.2.3", new NodeHealthRecorder());
+        endpoint.Dispose();
+
+        var next = new System.Net.Sockets.TcpListener(IPAddress.Loopback, port);
+        next.Start();
+        next.Stop();
+    }
+
+    [Fact]
     public void ASandboxLoopIsReadyWhenTheFilesMatch()
     {
         var recorder = new NodeHealthRecorder { VerifiesKernel = false };

@@ -250,6 +250,44 @@ public sealed class NodeStatusPublisherTests : IDisposable
         Assert.Empty(_server.Violations);
     }
 
+    [Fact]
+    public async Task ARestartedAgentWritesNoConditionsUntilItHasReadTheKernel()
+    {
+        // A restarted agent's first pass syncs files before it reads the kernel: writing then would turn the Node's
+        // AuditdProblem from False to Unknown and back, two transitions that did not happen.
+        var now = DateTimeOffset.UtcNow;
+        var client = ApiObjectJson.Client(new KubernetesClientConfiguration { Host = _server.Url, AccessToken = FakeApiServer.Token });
+        using var publisher = new NodeStatusPublisher(client, NodeName, "9.9.9", _recorder, _log, () => now) { MinBackoff = TimeSpan.FromMilliseconds(20) };
+        int StatusPatches() => _server.Requests.Count(r => r.Method == "PATCH" && r.Path.EndsWith("/status", StringComparison.Ordinal));
+
+        UnchangedPass();
+        await Flushed(publisher);
+        Assert.Equal(0, StatusPatches());
+
+        _recorder.Record(new AuditdStatus { EnabledFlag = 1, Pid = 812, PidHolder = "auditd", Lost = 0, Backlog = 0, BacklogLimit = 8192, LoadedRuleCount = 5 });
+        await Flushed(publisher);
+        Assert.Equal(1, StatusPatches());
+        var problem = _server.Nodes[NodeName]["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "AuditdProblem")!;
+        Assert.Equal(("False", "2026-01-01T00:00:00Z"), (problem["status"]!.GetValue<string>(), problem["lastTransitionTime"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task AnAgentThatCannotReadTheKernelWritesUnknownOnceTheGraceIsOver()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var client = ApiObjectJson.Client(new KubernetesClientConfiguration { Host = _server.Url, AccessToken = FakeApiServer.Token });
+        using var publisher = new NodeStatusPublisher(client, NodeName, "9.9.9", _recorder, _log, () => now) { MinBackoff = TimeSpan.FromMilliseconds(20) };
+        UnchangedPass();
+        await Flushed(publisher);
+        Assert.Empty(_server.Requests.Where(r => r.Method == "PATCH"));
+
+        now += NodeStatusPublisher.FirstReadingGrace;
+        UnchangedPass();
+        await Flushed(publisher);
+        var problem = _server.Nodes[NodeName]["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "AuditdProblem")!;
+        Assert.Equal(("Unknown", "AuditdNotChecked"), (problem["status"]!.GetValue<string>(), problem["reason"]!.GetValue<string>()));
+    }
+
     private void UnchangedPass()
     {
         foreach (var kind in new[] { SyncKind.Rules, SyncKind.Plugins })
