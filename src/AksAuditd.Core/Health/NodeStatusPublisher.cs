@@ -69,8 +69,8 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
         _recorder = recorder;
         _log = log ?? NullLogSink.Instance;
         _clock = clock ?? (() => DateTimeOffset.UtcNow);
-        _tokensAt = _clock();
-        _startedAt = _tokensAt;
+        _startedAt = _clock();
+        _tokensAt = _startedAt;
         MinBackoff = TimeSpan.FromSeconds(1);
         recorder.Subscribe(this);
         _running = Task.Run(RunAsync);
@@ -107,7 +107,7 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
                 _happenings.Enqueue(happening);
             }
         }
-        else if (!WorthPublishing(recorder))
+        else if (!ConditionsDue(recorder.Snapshot(), out _))
         {
             // The loop reports every pass; waking the thread pool for a pass that changes nothing the Node shows
             // cost the idle loop more CPU than the rest of the fleet view (its workers spin before they sleep).
@@ -118,15 +118,14 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
     }
 
     /// <summary>True when the conditions may be written and differ from those last written, or the resync is due.</summary>
-    private bool WorthPublishing(NodeHealthRecorder recorder)
+    private bool ConditionsDue(NodeHealthSnapshot snapshot, out string rendered)
     {
-        var snapshot = recorder.Snapshot();
+        rendered = Render(snapshot);
         if (!MayWriteConditions(snapshot))
         {
             return false;
         }
 
-        var rendered = Render(snapshot);
         lock (_gate)
         {
             return rendered != _published || _clock() - _lastPublish >= ResyncInterval;
@@ -258,22 +257,14 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
     private async Task PublishConditionsAsync()
     {
         var snapshot = _recorder.Snapshot();
-        if (!MayWriteConditions(snapshot))
+        if (!ConditionsDue(snapshot, out var rendered))
         {
             return;
         }
 
-        var rendered = Render(snapshot);
         // metav1.Time keeps whole seconds: send what the API server will store and give back.
         var now = _clock();
         now = new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
-        lock (_gate)
-        {
-            if (rendered == _published && now - _lastPublish < ResyncInterval)
-            {
-                return;
-            }
-        }
 
         if (!_transitionsRead)
         {

@@ -221,11 +221,9 @@ public sealed class NodeStatusPublisherTests : IDisposable
     public async Task PassesThatChangeNothingWriteNothingUntilTheResyncIsDue()
     {
         var now = DateTimeOffset.UtcNow;
-        var client = ApiObjectJson.Client(new KubernetesClientConfiguration { Host = _server.Url, AccessToken = FakeApiServer.Token });
-        using var publisher = new NodeStatusPublisher(client, NodeName, "9.9.9", _recorder, _log, () => now) { MinBackoff = TimeSpan.FromMilliseconds(20) };
+        using var publisher = Publisher(() => now);
         Healthy();
         await Flushed(publisher);
-        int StatusPatches() => _server.Requests.Count(r => r.Method == "PATCH" && r.Path.EndsWith("/status", StringComparison.Ordinal));
         Assert.Equal(1, StatusPatches());
 
         // An idle loop reports a pass every poll: the Node's conditions are not written again for them.
@@ -256,9 +254,7 @@ public sealed class NodeStatusPublisherTests : IDisposable
         // A restarted agent's first pass syncs files before it reads the kernel: writing then would turn the Node's
         // AuditdProblem from False to Unknown and back, two transitions that did not happen.
         var now = DateTimeOffset.UtcNow;
-        var client = ApiObjectJson.Client(new KubernetesClientConfiguration { Host = _server.Url, AccessToken = FakeApiServer.Token });
-        using var publisher = new NodeStatusPublisher(client, NodeName, "9.9.9", _recorder, _log, () => now) { MinBackoff = TimeSpan.FromMilliseconds(20) };
-        int StatusPatches() => _server.Requests.Count(r => r.Method == "PATCH" && r.Path.EndsWith("/status", StringComparison.Ordinal));
+        using var publisher = Publisher(() => now);
 
         UnchangedPass();
         await Flushed(publisher);
@@ -275,8 +271,7 @@ public sealed class NodeStatusPublisherTests : IDisposable
     public async Task AnAgentThatCannotReadTheKernelWritesUnknownOnceTheGraceIsOver()
     {
         var now = DateTimeOffset.UtcNow;
-        var client = ApiObjectJson.Client(new KubernetesClientConfiguration { Host = _server.Url, AccessToken = FakeApiServer.Token });
-        using var publisher = new NodeStatusPublisher(client, NodeName, "9.9.9", _recorder, _log, () => now) { MinBackoff = TimeSpan.FromMilliseconds(20) };
+        using var publisher = Publisher(() => now);
         UnchangedPass();
         await Flushed(publisher);
         Assert.Empty(_server.Requests.Where(r => r.Method == "PATCH"));
@@ -288,11 +283,14 @@ public sealed class NodeStatusPublisherTests : IDisposable
         Assert.Equal(("Unknown", "AuditdNotChecked"), (problem["status"]!.GetValue<string>(), problem["reason"]!.GetValue<string>()));
     }
 
-    private void UnchangedPass()
+    /// <summary>A pass that found the node's files as the source has them.</summary>
+    private void UnchangedPass() => Pass(rulesChanged: false);
+
+    private void Pass(bool rulesChanged)
     {
         foreach (var kind in new[] { SyncKind.Rules, SyncKind.Plugins })
         {
-            _recorder.Record(new SyncResult { Kind = kind, SourcePath = "/auditd-rules", TargetPath = "/node/etc/audit/rules.d", Mode = SyncMode.Managed, Changed = false, SourceFileCount = 3, DesiredRuleCount = kind == SyncKind.Rules ? 5 : null });
+            _recorder.Record(new SyncResult { Kind = kind, SourcePath = "/auditd-rules", TargetPath = "/node/etc/audit/rules.d", Mode = SyncMode.Managed, Changed = rulesChanged && kind == SyncKind.Rules, SourceFileCount = 3, DesiredRuleCount = kind == SyncKind.Rules ? 5 : null });
         }
     }
 
@@ -305,20 +303,18 @@ public sealed class NodeStatusPublisherTests : IDisposable
         }
     }
 
-    private NodeStatusPublisher Publisher()
+    private NodeStatusPublisher Publisher(Func<DateTimeOffset>? clock = null)
     {
         var client = ApiObjectJson.Client(new KubernetesClientConfiguration { Host = _server.Url, AccessToken = FakeApiServer.Token });
-        return new NodeStatusPublisher(client, NodeName, "9.9.9", _recorder, _log) { MinBackoff = TimeSpan.FromMilliseconds(20) };
+        return new NodeStatusPublisher(client, NodeName, "9.9.9", _recorder, _log, clock) { MinBackoff = TimeSpan.FromMilliseconds(20) };
     }
+
+    private int StatusPatches() => _server.Requests.Count(r => r.Method == "PATCH" && r.Path.EndsWith("/status", StringComparison.Ordinal));
 
     /// <summary>A pass that changed rules, loaded and verified them, and a kernel reading with auditd running.</summary>
     private void Healthy()
     {
-        foreach (var kind in new[] { SyncKind.Rules, SyncKind.Plugins })
-        {
-            _recorder.Record(new SyncResult { Kind = kind, SourcePath = "/auditd-rules", TargetPath = "/node/etc/audit/rules.d", Mode = SyncMode.Managed, Changed = kind == SyncKind.Rules, SourceFileCount = 3, DesiredRuleCount = kind == SyncKind.Rules ? 5 : null });
-        }
-
+        Pass(rulesChanged: true);
         _recorder.Record(new AuditdStatus { EnabledFlag = 1, Pid = 812, PidHolder = "auditd", Lost = 0, Backlog = 0, BacklogLimit = 8192, LoadedRuleCount = 5 });
         _recorder.Record(new RestartResult { Method = "LoadRules", Succeeded = true, LoadedRuleCount = 5, Message = "loaded" });
     }
