@@ -1,8 +1,11 @@
 using System.Runtime.CompilerServices;
 namespace AksAuditd.Core.Events;
 
-/// <summary>Where one name=value pair is in a record's line.</summary>
-internal readonly record struct FieldSlice(int NameStart, int NameLength, int ValueStart, int ValueLength);
+/// <summary>
+/// Where one name=value pair is in a record's line; <paramref name="InMessage"/> when it is one of the pairs inside a
+/// user record's <c>msg='...'</c>, which ausearch prints inside that wrapper.
+/// </summary>
+internal readonly record struct FieldSlice(int NameStart, int NameLength, int ValueStart, int ValueLength, bool InMessage = false);
 
 /// <summary>
 /// Splits a record body into name=value pairs the way ausearch reads them: values are "quoted", hex, {braced}
@@ -68,7 +71,7 @@ internal static class AuditFieldParser
 
             if (valueStart >= limit)
             {
-                slices[count++] = new FieldSlice(nameStart, equals, valueStart, 0);
+                slices[count++] = new FieldSlice(nameStart, equals, valueStart, 0, nestedEnd >= 0);
                 position = valueStart;
                 continue;
             }
@@ -103,7 +106,7 @@ internal static class AuditFieldParser
                 valueEnd = nextSpace < 0 ? limit : valueStart + nextSpace;
             }
 
-            slices[count++] = new FieldSlice(nameStart, equals, valueStart, valueEnd - valueStart);
+            slices[count++] = new FieldSlice(nameStart, equals, valueStart, valueEnd - valueStart, nestedEnd >= 0);
             position = valueEnd;
         }
 

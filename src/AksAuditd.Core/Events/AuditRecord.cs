@@ -122,11 +122,34 @@ public sealed class AuditRecord
 
         builder.Append("type=").Append(Type).Append(stamp);
         var slices = Slices;
+        var inMessage = false;
         for (var i = 0; i < slices.Length; i++)
         {
+            // A user record's inner pairs are its fields, printed inside msg='...' as ausearch prints them.
+            if (inMessage && !slices[i].InMessage)
+            {
+                builder.Append('\'');
+                inMessage = false;
+            }
+
+            if (slices[i].InMessage && !inMessage)
+            {
+                builder.Append(" msg='");
+                inMessage = true;
+            }
+            else
+            {
+                builder.Append(' ');
+            }
+
             // The interpreted value is kept when an AuditField already holds it, or worked out without creating one.
             var name = NameOf(i);
-            builder.Append(' ').Append(name).Append('=').Append(_fields is { } fields ? fields[i].Interpreted : Interpret(i, name));
+            builder.Append(name).Append('=').Append(_fields is { } fields ? fields[i].Interpreted : Interpret(i, name));
+        }
+
+        if (inMessage)
+        {
+            builder.Append('\'');
         }
     }
 

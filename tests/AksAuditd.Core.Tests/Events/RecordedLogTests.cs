@@ -22,6 +22,23 @@ public sealed class RecordedLogTests
     }
 
     [Fact]
+    public void EveryEventsTextIsAusearchsLineForLine()
+    {
+        // ausearch prints the local time in its own format (the recording ran in UTC), a space after every field, and
+        // two spaces before the first field of an EXECVE record that continues a long argument; the rest, a user
+        // record's msg='...' included, is the same text.
+        var golden = File.ReadAllText(Path.Combine(Fixtures.Recorded, "ausearch-interpreted.txt"));
+        golden = System.Text.RegularExpressions.Regex.Replace(golden, @"msg=audit\((\d\d)/(\d\d)/(\d\d) ", "msg=audit(20$3-$1-$2 ");
+        golden = System.Text.RegularExpressions.Regex.Replace(golden.Replace(") :  ", ") : ", StringComparison.Ordinal), " $", string.Empty, System.Text.RegularExpressions.RegexOptions.Multiline);
+        var events = new AuditEventReader(new TestLog()).Read(new AuditEventQuery { Paths = [Fixtures.Recorded], HostRoot = Path.Combine(Fixtures.Recorded, "host") });
+
+        var text = string.Join('\n', events.Select(e => e.ToString()));
+
+        Assert.Contains(" msg='text=operator note: checking the node exe=/usr/sbin/auditctl hostname=? addr=? terminal=? res=success'", text, StringComparison.Ordinal);
+        Assert.Equal(golden.TrimEnd('\n').Split('\n'), text.Split('\n'));
+    }
+
+    [Fact]
     public void ReadsRotationsOldestFirstAndNamesEachRecordsFileAndLine()
     {
         var reader = new AuditEventReader(new TestLog());
