@@ -84,6 +84,7 @@ public sealed class EventsBenchmark : IBenchmark
             Ausearch = MeasureAusearch(log.Path, "-i"),
             Printing = MeasurePrinting(image ?? pwsh, log),
             StagedPrinting = image is null ? null : MeasurePrinting(pwsh, log),
+            PrintingText = MeasurePrinting(image ?? pwsh, log, "-AsText"),
             EveryField = MeasureCore(log, fixture, Use.EveryField),
             Lazy = MeasureCore(log, fixture, Use.Events),
             Summary = MeasureCore(log, fixture, Use.Summary),
@@ -92,6 +93,7 @@ public sealed class EventsBenchmark : IBenchmark
         }).ToList();
         var ausearch = Best(rounds.Select(r => r.Ausearch));
         var printing = Best(rounds.Select(r => r.Printing));
+        var printingText = Best(rounds.Select(r => r.PrintingText));
         var everyField = Best(rounds.Select(r => r.EveryField));
         var lazy = Best(rounds.Select(r => r.Lazy));
         var summary = Best(rounds.Select(r => r.Summary));
@@ -110,6 +112,8 @@ public sealed class EventsBenchmark : IBenchmark
             Report(context, "Get-AuditEvent, default view printed (staged, defaults)", stagedPrinting, megabytes);
         }
 
+        Report(context, $"Get-AuditEvent -AsText printed ({(image is null ? "staged" : "image")})", printingText, megabytes);
+
         Report(context, "Core API, every field interpreted", everyField, megabytes);
         Report(context, "Core API, events (lazy values)", lazy, megabytes);
         Report(context, "Core API, Key Exe User Syscall read", summary, megabytes);
@@ -119,6 +123,7 @@ public sealed class EventsBenchmark : IBenchmark
 
         var baseline = ausearch.Seconds;
         context.Report($"HEADLINE {log.Name}: printing the default view / ausearch -i: {baseline / printing.Seconds:F2}x (target >= 1.5x, pwsh start counted; {printingName})");
+        context.Report($"HEADLINE {log.Name}: printing with -AsText (ausearch -i's text as one string per event) / ausearch -i: {baseline / printingText.Seconds:F2}x (pwsh start counted; {printingName}; RSS growth {printingText.RssGrowthMegabytes:F0} MB)");
         context.Report($"HEADLINE {log.Name}: Core API, every field interpreted / ausearch -i: {baseline / everyField.Seconds:F2}x (target >= 3x)");
         context.Report($"HEADLINE {log.Name}: RSS growth printing {megabytes:F0} MiB: {printing.RssGrowthMegabytes:F0} MB (target < 64 MB; {printingName}; ausearch -i peaked at {ausearch.RssGrowthMegabytes:F0} MB)" +
                        (stagedPrinting is null ? string.Empty : $"; the staged module with the runtime's defaults: {baseline / stagedPrinting.Seconds:F2}x, {stagedPrinting.RssGrowthMegabytes:F0} MB"));
@@ -130,7 +135,7 @@ public sealed class EventsBenchmark : IBenchmark
 
         var counts = new (string Name, long Events)[]
         {
-            ("printing", printing.Events), ("staged printing", stagedPrinting?.Events ?? ausearch.Events), ("every field", everyField.Events), ("lazy", lazy.Events), ("summary", summary.Events),
+            ("printing", printing.Events), ("printing -AsText", printingText.Events), ("staged printing", stagedPrinting?.Events ?? ausearch.Events), ("every field", everyField.Events), ("lazy", lazy.Events), ("summary", summary.Events),
             ("cmdlet first", cmdletFirst.Events), ("cmdlet second", cmdlet.Events), ("floor", floor.Events),
         };
         var wrong = counts.Where(c => c.Events != ausearch.Events).ToList();
@@ -296,7 +301,8 @@ public sealed class EventsBenchmark : IBenchmark
     /// its standard output (a pipe read here), from the process's start to its exit. pwsh reports its own RSS
     /// growth from after the import to its peak.
     /// </summary>
-    private static Measurement MeasurePrinting(PowerShell pwsh, BenchLog log)
+    /// <param name="switches">Added to Get-AuditEvent's command line: empty for the default view, -AsText for its strings.</param>
+    private static Measurement MeasurePrinting(PowerShell pwsh, BenchLog log, string switches = "")
     {
         var script = $$"""
             $ErrorActionPreference = 'Stop'
@@ -304,7 +310,7 @@ public sealed class EventsBenchmark : IBenchmark
             function Get-Status([string] $name) { [long](((Get-Content /proc/self/status | Where-Object { $_ -like "$($name)*" }) -split '\s+')[1]) }
             [IO.File]::WriteAllText('/proc/self/clear_refs', '5')
             $before = Get-Status 'VmRSS:'
-            Get-AuditEvent -LiteralPath '{{log.Path}}' -HostRoot '{{log.HostRoot}}' -WarningAction SilentlyContinue
+            Get-AuditEvent -LiteralPath '{{log.Path}}' -HostRoot '{{log.HostRoot}}' -WarningAction SilentlyContinue {{switches}}
             [Console]::Error.WriteLine("RSS $before $(Get-Status 'VmHWM:')")
             """;
         var (seconds, separators, rss) = RunPrinting(pwsh, script, "RSS", "printing");

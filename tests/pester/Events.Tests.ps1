@@ -37,7 +37,33 @@ Describe 'Get-AuditEvent' {
 
     It 'prints like ausearch -i by default' {
         $text = Get-AuditEvent -Path $Recorded -HostRoot $HostRoot -MessageType USER -Tail 1 | Out-String -Width 500
-        $text | Should -Match 'node=aks-node-1 type=USER msg=audit\([^)]+\) : pid=\d+ uid=root auid=root ses=\d+ text=operator note: checking the node exe=/usr/sbin/auditctl'
+        $text | Should -Match 'node=aks-node-1 type=USER msg=audit\([^)]+\) : pid=\d+ uid=root auid=root ses=\d+ msg=''text=operator note: checking the node exe=/usr/sbin/auditctl hostname=\? addr=\? terminal=\? res=success'''
+    }
+
+    It 'writes ausearch -i''s text with -AsText, one string per event' {
+        $text = Get-AuditEvent -Path $Recorded -HostRoot $HostRoot -AsText
+        $text | Should -HaveCount ([regex]::Matches($Golden, '(?m)^----$')).Count
+        $text | ForEach-Object { $_ | Should -BeOfType [string] }
+        # ausearch prints the local time in its own format (the recording ran in UTC), a space after every field,
+        # and two spaces before the first field of an EXECVE record that continues a long argument.
+        $expected = $Golden -replace 'msg=audit\((\d\d)/(\d\d)/(\d\d) ', 'msg=audit(20$3-$1-$2 ' -replace '\) :  ', ') : ' -replace '(?m) $', ''
+        $text -join "`n" | Should -BeExactly $expected.TrimEnd("`n")
+    }
+
+    It 'prints -AsText lines whole through a pipe, where the default view''s are cut at 80 columns' {
+        # What `pwsh -Command ... | grep` sees: the host writes a view's text at the output's width, strings as they are.
+        $pwsh = (Get-Process -Id $PID).Path
+        $module = Join-Path $env:AKSAUDITD_MODULE 'AksAuditd.psd1'
+        $asText = & $pwsh -NoProfile -NonInteractive -Command "Import-Module '$module'; Get-AuditEvent -Path '$Recorded' -HostRoot '$HostRoot' -AsText"
+        $view = & $pwsh -NoProfile -NonInteractive -Command "Import-Module '$module'; Get-AuditEvent -Path '$Recorded' -HostRoot '$HostRoot'"
+        $asText -join "`n" | Should -BeExactly ((Get-AuditEvent -Path $Recorded -HostRoot $HostRoot -AsText) -join "`n")
+        ($asText | Measure-Object Length -Maximum).Maximum | Should -BeGreaterThan 1000
+        ($view | Measure-Object Length -Maximum).Maximum | Should -BeLessOrEqual 80
+    }
+
+    It 'refuses -Raw with -AsText, naming both' {
+        { Get-AuditEvent -Path $Recorded -HostRoot $HostRoot -Raw -AsText -ErrorAction Stop } |
+            Should -Throw -ErrorId 'RawWithAsText,AksAuditd.PowerShell.Commands.GetAuditEventCommand' -ExpectedMessage '*-Raw*-AsText*'
     }
 
     It 'reports a missing file with a stable error id' {

@@ -54,11 +54,26 @@ public sealed class GetAuditEventCommand : AuditLogCommandBase
     [Parameter]
     public SwitchParameter Raw { get; set; }
 
+    /// <summary>
+    /// Each event as one string, the text <c>ausearch -i</c> prints for it. Strings pass PowerShell's host as they
+    /// are, where the default view's text is cut at the output's width (80 columns in a pipe): this is the form to
+    /// pipe to grep or a file, and the fastest to print.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter AsText { get; set; }
+
     protected override void EndProcessing()
     {
         if (NothingToRead)
         {
             return;
+        }
+
+        if (Raw && AsText)
+        {
+            ThrowTerminatingError(new ErrorRecord(
+                new ArgumentException("-Raw and -AsText cannot be used together: -Raw writes the log's own lines, -AsText each event as ausearch -i prints it."),
+                "RawWithAsText", ErrorCategory.InvalidArgument, null));
         }
 
         var query = BuildQuery();
@@ -85,6 +100,10 @@ public sealed class GetAuditEventCommand : AuditLogCommandBase
                     {
                         WriteObject(record.Text);
                     }
+                }
+                else if (AsText)
+                {
+                    WriteObject(auditEvent.ToString());
                 }
                 else
                 {
