@@ -131,7 +131,7 @@ public sealed class NodeStatusPublisherTests : IDisposable
         Assert.Equal(1, publisher.Failures);
         Assert.Contains(_log.Lines, l => l.Message.StartsWith("Cannot write the node's audit status", StringComparison.Ordinal)
             && l.Fields.Any(f => f.Name == "status" && (string?)f.Value == status.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        Assert.Equal("False", _server.Nodes[NodeName]["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "AuditRulesDrift")!["status"]!.GetValue<string>());
+        Assert.Equal("False", NodeCondition("AuditRulesDrift")["status"]!.GetValue<string>());
         Assert.Single(_server.Events.Values, e => e["reason"]!.GetValue<string>() == "RulesApplied");
     }
 
@@ -188,11 +188,7 @@ public sealed class NodeStatusPublisherTests : IDisposable
         });
         Assert.True(recording.Wait(Patience), "recording must never wait for the API");
 
-        var deadline = DateTime.UtcNow + Patience;
-        while (publisher.Failures < 3 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
+        await Until(() => publisher.Failures >= 3);
 
         Assert.True(publisher.Failures >= 3);
         Assert.Contains(_log.Lines, l => l.Fields.Any(f => f.Name == "status" && (string?)f.Value == "unreachable"));
@@ -238,11 +234,7 @@ public sealed class NodeStatusPublisherTests : IDisposable
         // Once the resync interval is over, the next pass writes them again (lastHeartbeatTime shows the agent alive).
         now += NodeStatusPublisher.ResyncInterval + TimeSpan.FromSeconds(1);
         UnchangedPass();
-        var deadline = DateTime.UtcNow + Patience;
-        while (StatusPatches() < 2 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20);
-        }
+        await Until(() => StatusPatches() >= 2);
 
         Assert.Equal(2, StatusPatches());
         Assert.Empty(_server.Violations);
@@ -263,7 +255,7 @@ public sealed class NodeStatusPublisherTests : IDisposable
         _recorder.Record(new AuditdStatus { EnabledFlag = 1, Pid = 812, PidHolder = "auditd", Lost = 0, Backlog = 0, BacklogLimit = 8192, LoadedRuleCount = 5 });
         await Flushed(publisher);
         Assert.Equal(1, StatusPatches());
-        var problem = _server.Nodes[NodeName]["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "AuditdProblem")!;
+        var problem = NodeCondition("AuditdProblem");
         Assert.Equal(("False", "2026-01-01T00:00:00Z"), (problem["status"]!.GetValue<string>(), problem["lastTransitionTime"]!.GetValue<string>()));
     }
 
@@ -279,7 +271,7 @@ public sealed class NodeStatusPublisherTests : IDisposable
         now += NodeStatusPublisher.FirstReadingGrace;
         UnchangedPass();
         await Flushed(publisher);
-        var problem = _server.Nodes[NodeName]["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == "AuditdProblem")!;
+        var problem = NodeCondition("AuditdProblem");
         Assert.Equal(("Unknown", "AuditdNotChecked"), (problem["status"]!.GetValue<string>(), problem["reason"]!.GetValue<string>()));
     }
 
@@ -307,6 +299,20 @@ public sealed class NodeStatusPublisherTests : IDisposable
     {
         var client = ApiObjectJson.Client(new KubernetesClientConfiguration { Host = _server.Url, AccessToken = FakeApiServer.Token });
         return new NodeStatusPublisher(client, NodeName, "9.9.9", _recorder, _log, clock) { MinBackoff = TimeSpan.FromMilliseconds(20) };
+    }
+
+    /// <summary>One condition of the Node as the API stand-in holds it.</summary>
+    private System.Text.Json.Nodes.JsonNode NodeCondition(string type) =>
+        _server.Nodes[NodeName]["status"]!["conditions"]!.AsArray().Single(c => c!["type"]!.GetValue<string>() == type)!;
+
+    /// <summary>Waits, at most <see cref="Patience"/>, for work the publisher does on its own thread; the caller asserts.</summary>
+    private static async Task Until(Func<bool> done)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!done() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
     }
 
     private int StatusPatches() => _server.Requests.Count(r => r.Method == "PATCH" && r.Path.EndsWith("/status", StringComparison.Ordinal));
