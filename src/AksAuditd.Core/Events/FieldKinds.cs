@@ -142,30 +142,31 @@ internal static class FieldKinds
 
     /// <summary>
     /// The table's kind for a name. Field names reach here as the one string per distinct name that
-    /// <see cref="FieldNames"/> hands out, so the last kinds found are kept by string reference: cheaper than hashing
-    /// the name's characters again for every field of every record.
+    /// <see cref="FieldNames"/> hands out, so the last kinds found are kept by string reference in a direct-mapped
+    /// table: one slot read per field instead of hashing the name's characters (or a dictionary probe) again for
+    /// every field of every record. Two names sharing a slot only cost a lookup in the table of kinds.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static FieldKind KindOfName(string name)
     {
-        var byReference = _kindByReference ??= new Dictionary<string, FieldKind>(ReferenceEqualityComparer.Instance);
-        if (byReference.TryGetValue(name, out var kind))
+        var slots = _kindByReference ??= new KnownKind[KindSlots];
+        ref var slot = ref slots[RuntimeHelpers.GetHashCode(name) & (KindSlots - 1)];
+        if (ReferenceEquals(slot.Name, name))
         {
-            return kind;
+            return slot.Kind;
         }
 
-        kind = KindByName.GetValueOrDefault(name, FieldKind.Unclassified);
-        if (byReference.Count >= 4096)
-        {
-            byReference.Clear();
-        }
-
-        byReference[name] = kind;
+        var kind = KindByName.GetValueOrDefault(name, FieldKind.Unclassified);
+        slot = new KnownKind(name, kind);
         return kind;
     }
 
+    private const int KindSlots = 1024;
+
     [ThreadStatic]
-    private static Dictionary<string, FieldKind>? _kindByReference;
+    private static KnownKind[]? _kindByReference;
+
+    private readonly record struct KnownKind(string? Name, FieldKind Kind);
 
     private static int TypeNumber(string name) => MessageTypes.TryGetNumber(name, out var number) ? number : -1;
 }

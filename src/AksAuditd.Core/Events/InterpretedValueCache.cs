@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 
 namespace AksAuditd.Core.Events;
@@ -78,13 +79,11 @@ internal sealed class InterpretedValueCache
         _count++;
     }
 
-    private static uint Hash(int kind, ReadOnlySpan<byte> value)
-    {
-        var hasher = new HashCode();
-        hasher.Add(kind);
-        hasher.AddBytes(value);
-        return unchecked((uint)hasher.ToHashCode());
-    }
+    // XxHash3 reads the value 16 or 32 bytes at a time; HashCode.AddBytes goes 4 bytes at a time, and hashing was
+    // a tenth of reading every field of a log. The kind is mixed in after, so each kind keeps its own entries.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Hash(int kind, ReadOnlySpan<byte> value) =>
+        unchecked((uint)(XxHash3.HashToUInt64(value) * 0x9E3779B97F4A7C15UL >> 32) ^ (uint)kind * 0x85EBCA6Bu);
 
     private void Clear()
     {

@@ -39,6 +39,21 @@ public sealed class RecordedLogTests
     }
 
     [Fact]
+    public void AFieldsRawValueIsWhatTheLogSaysWhetherReadBeforeOrAfterItsInterpretation()
+    {
+        // A field keeps only its interpreted text; its raw text is cut from the line again when asked for.
+        var query = new AuditEventQuery { Paths = [Fixtures.Recorded], HostRoot = Path.Combine(Fixtures.Recorded, "host") };
+        var rawFirst = new AuditEventReader(new TestLog()).Read(query).SelectMany(e => e.Records).SelectMany(r => r.Fields).Select(f => (f.Name, f.Raw)).ToList();
+
+        var interpretedFirst = new AuditEventReader(new TestLog()).Read(query).SelectMany(e => e.Records).SelectMany(r => r.Fields)
+            .Select(f => (f.Interpreted, f.Name, f.Raw)).ToList();
+
+        Assert.Equal(rawFirst, interpretedFirst.Select(f => (f.Name, f.Raw)));
+        Assert.Contains(interpretedFirst, f => f.Name == "uid" && f.Raw == "0" && f.Interpreted == "root");
+        Assert.Contains(interpretedFirst, f => f.Name == "pid" && f.Raw == f.Interpreted);
+    }
+
+    [Fact]
     public void ReadsRotationsOldestFirstAndNamesEachRecordsFileAndLine()
     {
         var reader = new AuditEventReader(new TestLog());
