@@ -83,7 +83,7 @@ internal sealed class InterpretedValueCache
     // a tenth of reading every field of a log. The kind is mixed in after, so each kind keeps its own entries.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint Hash(int kind, ReadOnlySpan<byte> value) =>
-        unchecked((uint)(XxHash3.HashToUInt64(value) * 0x9E3779B97F4A7C15UL >> 32) ^ (uint)kind * 0x85EBCA6Bu);
+        unchecked((uint)XxHash3.HashToUInt64(value) ^ ((uint)kind * 0x85EBCA6Bu));
 
     private void Clear()
     {
