@@ -20,6 +20,9 @@ public sealed class AuditRecord
     private string? _text;
     private SyscallContext? _syscall;
 
+    /// <summary>Where the last enriched name was found (a hint only: any value is a correct place to start).</summary>
+    private int _enrichmentCursor;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal AuditRecord(byte[] line, in AuditRecordHeader header, RecordType type, string? node, string file, long lineNumber, AuditValueInterpreter interpreter)
     {
@@ -143,8 +146,8 @@ public sealed class AuditRecord
             }
 
             // The interpreted value is kept when an AuditField already holds it, or worked out without creating one.
-            var name = NameOf(i);
-            builder.Append(name).Append('=').Append(_fields is { } fields ? fields[i].Interpreted : Interpret(i, name));
+            var name = NameOf(i, out var kind);
+            builder.Append(name).Append('=').Append(_fields is { } fields ? fields[i].Interpreted : Interpret(i, name, kind));
         }
 
         if (inMessage)
@@ -182,9 +185,16 @@ public sealed class AuditRecord
     internal string NameOf(int index) => FieldNames.Get(NameSpan(index));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal string NameOf(int index, out FieldKind kindOfName) => FieldNames.Get(NameSpan(index), out kindOfName);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal string RawValue(int index) => Encoding.UTF8.GetString(ValueSpan(index));
 
-    internal string Interpret(int index) => Interpret(index, NameOf(index));
+    internal string Interpret(int index)
+    {
+        var name = NameOf(index, out var kind);
+        return Interpret(index, name, kind);
+    }
 
     /// <summary>True when <paramref name="text"/> is the field's value exactly as written (an uninterpreted value).</summary>
     internal bool RawEquals(int index, string text)
@@ -193,7 +203,7 @@ public sealed class AuditRecord
         return value.Length == text.Length && Ascii.Equals(value, text);
     }
 
-    internal string Interpret(int index, string name) => _interpreter.Interpret(this, index, name) ?? RawValue(index);
+    internal string Interpret(int index, string name, FieldKind kindOfName) => _interpreter.Interpret(this, index, name, kindOfName) ?? RawValue(index);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal int IndexOf(string name)
@@ -229,10 +239,17 @@ public sealed class AuditRecord
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal bool TryGetEnriched(ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
     {
-        foreach (var slice in Enrichment)
+        // auditd writes the names in the order of the fields they resolve (AUID, UID, GID, EUID...), so reading a
+        // record's fields in order finds each one where the search for the previous one stopped.
+        var enrichment = Enrichment;
+        var start = _enrichmentCursor;
+        for (var step = 0; step < enrichment.Length; step++)
         {
+            var i = start + step < enrichment.Length ? start + step : start + step - enrichment.Length;
+            var slice = enrichment[i];
             if (slice.NameLength == name.Length && Ascii.EqualsIgnoreCase(_line.AsSpan(slice.NameStart, slice.NameLength), name))
             {
+                _enrichmentCursor = i + 1 < enrichment.Length ? i + 1 : 0;
                 value = _line.AsSpan(slice.ValueStart, slice.ValueLength);
                 return true;
             }
@@ -272,13 +289,16 @@ public sealed class AuditField
     public override string ToString() => $"{Name}={Interpreted}";
 }
 
-/// <summary>Field names repeat on every line; one string per distinct name keeps them from being allocated per record.</summary>
+/// <summary>
+/// Field names repeat on every line; one string per distinct name keeps them from being allocated per record, and
+/// the name's kind in the field-kind table is kept with it, so interpreting a field looks nothing up by name again.
+/// </summary>
 internal static class FieldNames
 {
     private const int ShortSlots = 512;
 
     [ThreadStatic]
-    private static Dictionary<int, string[]>? _byHash;
+    private static Dictionary<int, KnownName[]>? _byHash;
 
     /// <summary>
     /// Names of up to 8 bytes (nearly all of them: pid, uid, a0, syscall, name...) by their bytes packed into one
@@ -287,8 +307,12 @@ internal static class FieldNames
     [ThreadStatic]
     private static ShortName[]? _short;
 
+    public static string Get(ReadOnlySpan<byte> name) => Get(name, out _);
+
+    /// <param name="name">The name's bytes.</param>
+    /// <param name="kind">The table's kind for the name (<see cref="FieldKinds.KindOfName"/>), before the record's type refines it.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static string Get(ReadOnlySpan<byte> name)
+    public static string Get(ReadOnlySpan<byte> name, out FieldKind kind)
     {
         if (name.Length is > 0 and <= 8)
         {
@@ -302,20 +326,24 @@ internal static class FieldNames
             ref var slot = ref table[(int)((packed * 0x9E3779B97F4A7C15UL) >> 55)];
             if (slot.Packed == packed && slot.Name is { } known)
             {
+                kind = slot.Kind;
                 return known;
             }
 
             var found = GetByHash(name);
-            slot = new ShortName(packed, found);
-            return found;
+            slot = new ShortName(packed, found.Name, found.Kind);
+            kind = found.Kind;
+            return found.Name;
         }
 
-        return GetByHash(name);
+        var named = GetByHash(name);
+        kind = named.Kind;
+        return named.Name;
     }
 
-    private static string GetByHash(ReadOnlySpan<byte> name)
+    private static KnownName GetByHash(ReadOnlySpan<byte> name)
     {
-        var byHash = _byHash ??= new Dictionary<int, string[]>();
+        var byHash = _byHash ??= new Dictionary<int, KnownName[]>();
         var hasher = new HashCode();
         hasher.AddBytes(name);
         var hash = hasher.ToHashCode();
@@ -323,14 +351,15 @@ internal static class FieldNames
         {
             foreach (var candidate in candidates)
             {
-                if (Ascii.Equals(name, candidate))
+                if (Ascii.Equals(name, candidate.Name))
                 {
                     return candidate;
                 }
             }
         }
 
-        var created = Encoding.UTF8.GetString(name);
+        var text = Encoding.UTF8.GetString(name);
+        var created = new KnownName(text, FieldKinds.KindOfName(text));
         if (byHash.Count < 4096)
         {
             byHash[hash] = candidates is null ? [created] : [.. candidates, created];
@@ -339,5 +368,7 @@ internal static class FieldNames
         return created;
     }
 
-    private readonly record struct ShortName(ulong Packed, string? Name);
+    private readonly record struct KnownName(string Name, FieldKind Kind);
+
+    private readonly record struct ShortName(ulong Packed, string? Name, FieldKind Kind);
 }

@@ -41,7 +41,8 @@ internal sealed class AuditValueInterpreter
 
     /// <summary>The interpreted value, or null when ausearch shows the value exactly as written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public string? Interpret(AuditRecord record, int index, string name)
+    /// <param name="kindOfName">The field-kind table's kind for <paramref name="name"/>, as <see cref="FieldNames"/> keeps it.</param>
+    public string? Interpret(AuditRecord record, int index, string name, FieldKind kindOfName)
     {
         var value = record.ValueSpan(index);
         if (name == "acct" && value.Length > 0 && value[^1] == ':')
@@ -49,7 +50,7 @@ internal sealed class AuditValueInterpreter
             value = value[..^1];
         }
 
-        var kind = FieldKinds.Of(record.TypeNumber, name, value);
+        var kind = FieldKinds.Of(record.TypeNumber, name, kindOfName, value);
         if (kind is FieldKind.Unclassified or FieldKind.NotInterpreted)
         {
             // ausearch prints these exactly as written, quotes included.

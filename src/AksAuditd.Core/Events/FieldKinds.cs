@@ -109,7 +109,7 @@ internal static class FieldKinds
     private static readonly int TrustedApp = TypeNumber("TRUSTED_APP");
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static FieldKind Of(int recordType, string name, ReadOnlySpan<byte> value)
+    public static FieldKind Of(int recordType, string name, FieldKind kindOfName, ReadOnlySpan<byte> value)
     {
         // The record-type exceptions ausearch makes for names that mean different things in different records.
         if (recordType == Execve && name.Length > 0 && name[0] == 'a' && name != "argc" && !name.Contains("_len", StringComparison.Ordinal))
@@ -127,7 +127,7 @@ internal static class FieldKinds
             return !IsDecimal(value) && IsHex(value) ? FieldKind.Escaped : FieldKind.Unclassified;
         }
 
-        var kind = KindOfName(name);
+        var kind = kindOfName;
         return kind switch
         {
             FieldKind.Sockaddr when recordType == Avc || recordType == NetfilterPacket => FieldKind.Unclassified,
@@ -140,33 +140,8 @@ internal static class FieldKinds
         };
     }
 
-    /// <summary>
-    /// The table's kind for a name. Field names reach here as the one string per distinct name that
-    /// <see cref="FieldNames"/> hands out, so the last kinds found are kept by string reference in a direct-mapped
-    /// table: one slot read per field instead of hashing the name's characters (or a dictionary probe) again for
-    /// every field of every record. Two names sharing a slot only cost a lookup in the table of kinds.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static FieldKind KindOfName(string name)
-    {
-        var slots = _kindByReference ??= new KnownKind[KindSlots];
-        ref var slot = ref slots[RuntimeHelpers.GetHashCode(name) & (KindSlots - 1)];
-        if (ReferenceEquals(slot.Name, name))
-        {
-            return slot.Kind;
-        }
-
-        var kind = KindByName.GetValueOrDefault(name, FieldKind.Unclassified);
-        slot = new KnownKind(name, kind);
-        return kind;
-    }
-
-    private const int KindSlots = 1024;
-
-    [ThreadStatic]
-    private static KnownKind[]? _kindByReference;
-
-    private readonly record struct KnownKind(string? Name, FieldKind Kind);
+    /// <summary>The table's kind for a name, before a record's type refines it (<see cref="FieldNames"/> keeps it per distinct name).</summary>
+    internal static FieldKind KindOfName(string name) => KindByName.GetValueOrDefault(name, FieldKind.Unclassified);
 
     private static int TypeNumber(string name) => MessageTypes.TryGetNumber(name, out var number) ? number : -1;
 }

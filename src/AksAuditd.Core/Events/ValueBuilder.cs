@@ -90,6 +90,15 @@ internal sealed class ValueBuilder
         return this;
     }
 
+    /// <summary>Room for <paramref name="count"/> more bytes; <see cref="Advance"/> then counts those written.</summary>
+    public Span<byte> GetSpan(int count)
+    {
+        Ensure(count);
+        return _buffer.AsSpan(Length, count);
+    }
+
+    public void Advance(int count) => Length += count;
+
     public ReadOnlySpan<byte> Slice(int start) => _buffer.AsSpan(start, Length - start);
 
     /// <summary>Turns NUL bytes written since <paramref name="start"/> into spaces (process title arguments).</summary>
@@ -120,18 +129,20 @@ internal sealed class ValueBuilder
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static string Escape(ReadOnlySpan<byte> value)
     {
+        // Nearly every value has no control character: one vectorised search says so.
+        var firstControl = value.IndexOfAnyInRange((byte)0, (byte)31);
+        if (firstControl < 0)
+        {
+            return Encoding.UTF8.GetString(value);
+        }
+
         var controls = 0;
-        foreach (var b in value)
+        foreach (var b in value[firstControl..])
         {
             if (b < 32)
             {
                 controls++;
             }
-        }
-
-        if (controls == 0)
-        {
-            return Encoding.UTF8.GetString(value);
         }
 
         var escaped = new byte[value.Length + 3 * controls];

@@ -131,10 +131,12 @@ internal static class ValueFormats
             return true;
         }
 
-        var digits = 0;
-        while (digits < value.Length && IsHexDigit(value[digits]))
+        // Command lines and paths come as long hex strings (an EXECVE argument of 6,000 digits): found and decoded
+        // by the vectorised search and decoder, not a byte at a time.
+        var digits = value.IndexOfAnyExcept(HexDigitBytes);
+        if (digits < 0)
         {
-            digits++;
+            digits = value.Length;
         }
 
         if (digits < 2)
@@ -142,19 +144,26 @@ internal static class ValueFormats
             return false;
         }
 
-        for (var i = 0; i < digits; i += 2)
+        var whole = digits & ~1;
+        var decoded = output.GetSpan((whole / 2) + 1);
+        Convert.FromHexString(value[..whole], decoded, out _, out var written);
+        if (stopAtNul && decoded[..written].IndexOf((byte)0) is var nul and >= 0)
         {
-            var high = HexValue(value[i]);
-            var low = i + 1 < digits ? HexValue(value[i + 1]) : 0;
-            var b = (byte)((high << 4) | low);
-            if (b == 0 && stopAtNul)
-            {
-                break;
-            }
-
-            output.Append(b);
+            output.Advance(nul);
+            return true;
         }
 
+        // An odd last digit is the high half of a byte whose low half is missing.
+        if (whole < digits)
+        {
+            var last = (byte)(HexValue(value[whole]) << 4);
+            if (last != 0 || !stopAtNul)
+            {
+                decoded[written++] = last;
+            }
+        }
+
+        output.Advance(written);
         return true;
     }
 
