@@ -26,6 +26,8 @@ public sealed class EventsBenchmark : IBenchmark
     private const long ReplicatedBytes = 100L * 1024 * 1024;
     private const int DiverseMegabytes = 160;
     private const int Rounds = 2;
+    private const int MaxPairedRounds = 7;
+    private const double PairedBudgetSeconds = 20;
 
     public string Name => "events";
 
@@ -91,10 +93,22 @@ public sealed class EventsBenchmark : IBenchmark
             Cmdlet = MeasureCmdlet(context, pwsh, log, fixture),
             Floor = MeasureHostFloor(image ?? pwsh, log),
         }).ToList();
-        var ausearch = Best(rounds.Select(r => r.Ausearch));
+        // On a fast machine's replicated log the every-field pass takes half a second, and one round slowed by a
+        // neighbour on this shared machine moved its ratio by a third: ausearch and the every-field pass go on in
+        // pairs while ausearch's runs add up to under PairedBudgetSeconds, and the best of each counts. The extra
+        // ausearch runs are the baseline of every ratio, so they can only lower the others.
+        var ausearchRuns = rounds.Select(r => r.Ausearch).ToList();
+        var everyFieldRuns = rounds.Select(r => r.EveryField).ToList();
+        while (ausearchRuns.Count < MaxPairedRounds && ausearchRuns.Sum(m => m.Seconds) < PairedBudgetSeconds)
+        {
+            ausearchRuns.Add(MeasureAusearch(log.Path, "-i"));
+            everyFieldRuns.Add(MeasureCore(log, fixture, Use.EveryField));
+        }
+
+        var ausearch = Best(ausearchRuns);
         var printing = Best(rounds.Select(r => r.Printing));
         var printingText = Best(rounds.Select(r => r.PrintingText));
-        var everyField = Best(rounds.Select(r => r.EveryField));
+        var everyField = Best(everyFieldRuns);
         var lazy = Best(rounds.Select(r => r.Lazy));
         var summary = Best(rounds.Select(r => r.Summary));
         var cmdletFirst = Best(rounds.Select(r => r.Cmdlet.First));
@@ -103,7 +117,7 @@ public sealed class EventsBenchmark : IBenchmark
         var stagedPrinting = image is null ? null : Best(rounds.Select(r => r.StagedPrinting!));
         var printingName = image is null ? "staged module, runtime defaults" : "image layout and settings";
 
-        context.Report($"best of {Rounds} rounds");
+        context.Report($"best of {Rounds} rounds; ausearch -i and the every-field pass best of {ausearchRuns.Count} paired runs");
         context.Report($"{"",-52} {"seconds",8} {"MB/s",8} {"events/s",10} {"events",8} {"RSS growth",10}");
         Report(context, "ausearch -i (to a pipe)", ausearch, megabytes);
         Report(context, $"Get-AuditEvent, default view printed ({(image is null ? "staged" : "image")})", printing, megabytes);

@@ -266,7 +266,7 @@ public sealed class NodeStatusPublisherTests : IDisposable
         using var publisher = Publisher(() => now);
         UnchangedPass();
         await Flushed(publisher);
-        Assert.Empty(_server.Requests.Where(r => r.Method == "PATCH"));
+        Assert.DoesNotContain(_server.Requests, r => r.Method == "PATCH");
 
         now += NodeStatusPublisher.FirstReadingGrace;
         UnchangedPass();
