@@ -2,12 +2,9 @@ using System.Runtime.CompilerServices;
 namespace AksAuditd.Core.Events;
 
 /// <summary>
-/// Where one name=value pair is in a record's line; <paramref name="InMessage"/> when it is one of the pairs inside a
-/// user record's <c>msg='...'</c>, which ausearch prints inside that wrapper.
-/// </summary>
-/// <summary>
-/// Where one name=value pair lies in its line. 16 bytes, not the 20 of five plain fields: a log holds millions of
-/// fields. A name is shorter than its line, and a line longer than <see cref="AuditLogLineReader.MaxLineLength"/>
+/// Where one name=value pair lies in its line, and whether it is one of the pairs inside a user record's
+/// <c>msg='...'</c>, which ausearch prints inside that wrapper. 16 bytes, not the 20 of five plain fields: a log holds
+/// millions of fields. A name is shorter than its line, and a line longer than <see cref="AuditLogLineReader.MaxLineLength"/>
 /// (64 KiB) is never read, so the name's length fits in 16 bits.
 /// </summary>
 internal readonly record struct FieldSlice
@@ -31,7 +28,7 @@ internal readonly record struct FieldSlice
 
     public int NameLength => _nameLength;
 
-    /// <summary>Found inside a user record's msg='...'.</summary>
+    /// <summary>Found inside a user record's <c>msg='...'</c>.</summary>
     public bool InMessage { get; }
 }
 

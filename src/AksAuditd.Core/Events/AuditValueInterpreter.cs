@@ -40,8 +40,11 @@ internal sealed class AuditValueInterpreter
     }
 
     /// <summary>The interpreted value, or null when ausearch shows the value exactly as written.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <param name="record">The record the field is in.</param>
+    /// <param name="index">The field's place in the record.</param>
+    /// <param name="name">The field's name.</param>
     /// <param name="kindOfName">The field-kind table's kind for <paramref name="name"/>, as <see cref="FieldNames"/> keeps it.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public string? Interpret(AuditRecord record, int index, string name, FieldKind kindOfName)
     {
         var value = record.ValueSpan(index);

@@ -65,7 +65,9 @@ public sealed partial class FleetStatusReader
         return ApiObjectJson.Client(configuration);
     }
 
+    /// <summary>One row per node, read from the conditions the agents wrote.</summary>
     /// <param name="labelSelector">Restricts the nodes, as kubectl get nodes -l does; null for all.</param>
+    /// <param name="cancellation">Ends the read (Ctrl+C in the cmdlet).</param>
     public async Task<IReadOnlyList<FleetNodeStatus>> ReadAsync(string? labelSelector = null, CancellationToken cancellation = default)
     {
         var rows = new List<FleetNodeStatus>();

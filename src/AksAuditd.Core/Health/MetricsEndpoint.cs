@@ -40,6 +40,9 @@ public sealed class MetricsEndpoint : IDisposable
     private readonly Counter _restarts;
 
     /// <param name="address"><c>host:port</c> as in the configuration; an empty host is every address.</param>
+    /// <param name="version">The agent's version, the label of <c>aksauditd_build_info</c>.</param>
+    /// <param name="recorder">What the loop recorded: the figures, /healthz and /readyz answer from its snapshot.</param>
+    /// <param name="log">Where the endpoint says it serves, and the answers it failed to give.</param>
     /// <exception cref="HttpListenerException">The address cannot be bound (in use, not permitted).</exception>
     public MetricsEndpoint(string address, string version, NodeHealthRecorder recorder, ILogSink? log = null)
     {
