@@ -127,8 +127,7 @@ internal static class FieldKinds
             return !IsDecimal(value) && IsHex(value) ? FieldKind.Escaped : FieldKind.Unclassified;
         }
 
-        var kind = kindOfName;
-        return kind switch
+        return kindOfName switch
         {
             FieldKind.Sockaddr when recordType == Avc || recordType == NetfilterPacket => FieldKind.Unclassified,
             FieldKind.Escaped when name == "acct" => value.Length > 0 && value[0] == '"' || IsHex(value) ? FieldKind.Escaped : FieldKind.Unclassified,
@@ -136,7 +135,7 @@ internal static class FieldKinds
             FieldKind.Mode when recordType == MqOpen => FieldKind.ModeShort,
             FieldKind.CapabilityBitmap when recordType == CryptoKeyUser && name == "fp" => FieldKind.Unclassified,
             FieldKind.Uid when name == "id" && (recordType == AddGroup || recordType == GroupManagement || recordType == DeleteGroup) => FieldKind.Gid,
-            _ => kind,
+            _ => kindOfName,
         };
     }
 

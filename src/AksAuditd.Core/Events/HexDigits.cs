@@ -10,6 +10,13 @@ internal static class HexDigits
 
     public static bool IsHex(ReadOnlySpan<byte> value) => value.IndexOfAnyExcept(HexDigitBytes) < 0;
 
+    /// <summary>How many hex digits <paramref name="value"/> starts with (all of it when it is all hex).</summary>
+    public static int LeadingHexDigits(ReadOnlySpan<byte> value)
+    {
+        var end = value.IndexOfAnyExcept(HexDigitBytes);
+        return end < 0 ? value.Length : end;
+    }
+
     public static bool IsDecimal(ReadOnlySpan<byte> value)
     {
         foreach (var b in value)

@@ -14,12 +14,7 @@ internal static class SockaddrDecoder
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Append(ValueBuilder output, ReadOnlySpan<byte> value)
     {
-        var digits = 0;
-        while (digits < value.Length && IsHexDigit(value[digits]))
-        {
-            digits++;
-        }
-
+        var digits = LeadingHexDigits(value);
         if (digits < 2)
         {
             output.Append("malformed-host(").Append(value).Append(')');

@@ -133,12 +133,7 @@ internal static class ValueFormats
 
         // Command lines and paths come as long hex strings (an EXECVE argument of 6,000 digits): found and decoded
         // by the vectorised search and decoder, not a byte at a time.
-        var digits = value.IndexOfAnyExcept(HexDigitBytes);
-        if (digits < 0)
-        {
-            digits = value.Length;
-        }
-
+        var digits = LeadingHexDigits(value);
         if (digits < 2)
         {
             return false;
