@@ -56,6 +56,9 @@ public sealed class FakeApiServer : IDisposable
 
     public Dictionary<string, JsonObject> Nodes { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The bearer token the server accepts now (<see cref="Token"/> unless told otherwise); any other is answered 401, as an expired one is.</summary>
+    public Func<string> AcceptedToken { get; init; } = () => Token;
+
     public IReadOnlyDictionary<string, JsonObject> Events
     {
         get
@@ -186,7 +189,7 @@ public sealed class FakeApiServer : IDisposable
 
         var contentType = request.ContentType?.Split(';')[0].Trim();
         Requests.Enqueue(new ApiRequest(method, path, request.Url.Query, contentType, request.Headers["Authorization"], body));
-        if (request.Headers["Authorization"] != $"Bearer {Token}")
+        if (request.Headers["Authorization"] != $"Bearer {AcceptedToken()}")
         {
             Answer(context.Response, 401, Status(401, "Unauthorized", "Unauthorized"));
             return;

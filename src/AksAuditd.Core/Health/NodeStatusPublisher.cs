@@ -234,7 +234,7 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
                 Failures++;
                 var retry = MinBackoff * Math.Pow(2, Math.Min(failures - 1, 16));
                 _log.Warn("Cannot write the node's audit status to the Kubernetes API; the sync loop is not affected, retrying",
-                    new LogField("node", _nodeName), new LogField("status", StatusOf(e)), new LogField("reason", e.Message),
+                    new LogField("node", _nodeName), new LogField("status", StatusOf(e)), new LogField("reason", ReasonOf(e)),
                     new LogField("failures", failures), new LogField("retryInSeconds", Math.Min(retry.TotalSeconds, MaxBackoff.TotalSeconds)));
             }
             finally
@@ -439,10 +439,16 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
     private static string StatusOf(Exception e) => e switch
     {
         HttpOperationException http => ((int)http.Response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        // A CA bundle that is not the API server's (ca.crt, a kubeconfig's certificate-authority) is not a network fault.
+        HttpRequestException { InnerException: System.Security.Authentication.AuthenticationException } => "untrusted-server-certificate",
         HttpRequestException => "unreachable",
         TaskCanceledException => "timeout",
         _ => e.GetType().Name,
     };
+
+    /// <summary>The message, and its cause's: HttpClient's own says only "see inner exception" for a TLS failure.</summary>
+    private static string ReasonOf(Exception e) =>
+        e is HttpRequestException { InnerException: { } inner } ? $"{e.Message} {inner.Message}" : e.Message;
 
     private sealed record SentEvent(string Name, int Count, DateTimeOffset LastSeen);
 }

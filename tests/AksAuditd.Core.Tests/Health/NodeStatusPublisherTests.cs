@@ -195,6 +195,48 @@ public sealed class NodeStatusPublisherTests : IDisposable
     }
 
     [Fact]
+    public async Task OverTlsTheAgentTrustsTheApiServerThroughItsKubeconfigsAuthority()
+    {
+        // An API server is HTTPS with a certificate of the cluster's own authority, which the agent is given (the
+        // pod's ca.crt, a kubeconfig's certificate-authority-data) and nothing else: the system store cannot vouch for it.
+        using var tls = new TlsFront(_server.Port);
+        using var kubeconfig = new TemporaryKubeconfig(tls.Url, tls.CertificateAuthorityPem);
+        var client = ApiObjectJson.Client(AgentKubeconfig.FromFile(kubeconfig.Path));
+        using var publisher = new NodeStatusPublisher(client, NodeName, "9.9.9", _recorder, _log) { MinBackoff = TimeSpan.FromMilliseconds(20) };
+        Healthy();
+
+        await Flushed(publisher);
+        Assert.Empty(_server.Violations);
+        Assert.True(tls.Handshakes >= 1);
+        Assert.All(_server.Requests, r => Assert.Equal($"Bearer {FakeApiServer.Token}", r.Authorization));
+        Assert.Equal("False", NodeCondition("AuditRulesDrift")["status"]!.GetValue<string>());
+        Assert.Single(_server.Events.Values, e => e["reason"]!.GetValue<string>() == "RulesApplied");
+    }
+
+    [Fact]
+    public async Task AnApiServerCertificateFromAnotherAuthorityIsRefusedAndTheLogSaysSo()
+    {
+        // The wrong ca.crt (a cluster's CA rotated, a kubeconfig of another cluster): nothing is sent, and the log
+        // names the certificate rather than calling the API server unreachable.
+        using var tls = new TlsFront(_server.Port);
+        using var other = new TlsFront(_server.Port);
+        using var kubeconfig = new TemporaryKubeconfig(tls.Url, other.CertificateAuthorityPem);
+        var client = ApiObjectJson.Client(AgentKubeconfig.FromFile(kubeconfig.Path));
+        using var publisher = new NodeStatusPublisher(client, NodeName, "9.9.9", _recorder, _log) { MinBackoff = TimeSpan.FromMilliseconds(20) };
+        Healthy();
+
+        await Until(() => publisher.Failures >= 2);
+
+        Assert.True(publisher.Failures >= 2);
+        // .NET checks the certificate once the handshake is done, and closes the connection before a request.
+        Assert.True(tls.Handshakes >= 1);
+        Assert.Empty(_server.Requests);
+        var warning = _log.Lines.First(l => l.Message.StartsWith("Cannot write the node's audit status", StringComparison.Ordinal));
+        Assert.Equal("untrusted-server-certificate", (string?)warning.Fields.Single(f => f.Name == "status").Value);
+        Assert.Contains("certificate", (string?)warning.Fields.Single(f => f.Name == "reason").Value, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task AnApiServerThatNeverAnswersDoesNotHoldTheRecorder()
     {
         using var silent = new TcpListener(IPAddress.Loopback, 0);
@@ -273,6 +315,30 @@ public sealed class NodeStatusPublisherTests : IDisposable
         await Flushed(publisher);
         var problem = NodeCondition("AuditdProblem");
         Assert.Equal(("Unknown", "AuditdNotChecked"), (problem["status"]!.GetValue<string>(), problem["reason"]!.GetValue<string>()));
+    }
+
+    /// <summary>A kubeconfig file as a cluster hands it out: an https server, its authority inline, a bearer token.</summary>
+    private sealed class TemporaryKubeconfig : IDisposable
+    {
+        private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("aks-auditd-tls-kubeconfig-");
+
+        public TemporaryKubeconfig(string server, string authorityPem)
+        {
+            Path = System.IO.Path.Combine(_folder.FullName, "config");
+            var authority = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(authorityPem));
+            File.WriteAllText(Path, $$"""
+                apiVersion: v1
+                kind: Config
+                clusters: [{ name: aks, cluster: { server: "{{server}}", certificate-authority-data: {{authority}} } }]
+                users: [{ name: agent, user: { token: {{FakeApiServer.Token}} } }]
+                contexts: [{ name: aks, context: { cluster: aks, user: agent } }]
+                current-context: aks
+                """);
+        }
+
+        public string Path { get; }
+
+        public void Dispose() => _folder.Delete(recursive: true);
     }
 
     /// <summary>A pass that found the node's files as the source has them.</summary>
