@@ -5,7 +5,8 @@
     image/Dockerfile needs mcr.microsoft.com, which a CI or air-gapped machine cannot reach. This builds the
     same image from what the machine has:
       - a Debian 12 root (tools/prepare-node-root.sh; copied, never changed) instead of the Azure Linux runtime
-        image: it has sh, bash, find and chroot, which the probe and the cmdlets use;
+        image: it has sh, bash, find and chroot, which the probe and the cmdlets use; with OpenSSL added
+        (tools/prepare-image-packages.sh), which the runtime image has and .NET's TLS loads;
       - the .NET runtime of the machine's SDK, at /usr/share/dotnet with /usr/bin/dotnet, as the runtime image
         has it;
       - the file tree of the Dockerfile's final stage (build.ps1 image-layout -ReadyToRun).
@@ -28,6 +29,9 @@ param(
 
     # The Debian 12 root tools/prepare-node-root.sh caches; read only.
     [string] $BaseRoot = '/var/cache/aks-auditd-tests/debootstrap-bookworm',
+
+    # OpenSSL for the root, as the runtime base image has it (tools/prepare-image-packages.sh).
+    [string] $PackageCache = '/var/cache/aks-auditd-tests/image-debs-bookworm',
 
     # Where the machine's .NET lives (the SDK's shared runtimes).
     [string] $DotnetRoot = '/usr/share/dotnet',
@@ -79,6 +83,15 @@ try {
     Invoke-Checked cp @('-a', "$BaseRoot/.", $rootfs)
     # Left behind by tools/prepare-node-root.sh; not part of an image.
     Remove-Item -Force -ErrorAction SilentlyContinue (Join-Path $rootfs '.aks-auditd-root-complete')
+    # What the .NET runtime base image has beside the runtime: OpenSSL, which .NET's TLS loads (the fleet-status
+    # component's client speaks HTTPS to the API server). Installed by the root's own dpkg, so its database knows it.
+    $packages = @(Get-ChildItem -LiteralPath $PackageCache -Filter '*.deb' -ErrorAction SilentlyContinue)
+    if (-not $packages) { throw "No packages in $PackageCache for the image's OpenSSL: run tools/prepare-image-packages.sh" }
+    $staged = Join-Path $rootfs 'tmp/aks-auditd-image-debs'
+    New-Item -ItemType Directory -Force $staged | Out-Null
+    Copy-Item -LiteralPath $packages.FullName -Destination $staged
+    Invoke-Checked chroot (@($rootfs, 'dpkg', '--install', '--force-confold') + @($packages | ForEach-Object { "/tmp/aks-auditd-image-debs/$($_.Name)" })) | Out-Null
+    Remove-Item -LiteralPath $staged -Recurse -Force
     $dotnet = Join-Path $rootfs 'usr/share/dotnet'
     New-Item -ItemType Directory -Force (Join-Path $dotnet 'shared/Microsoft.NETCore.App'), (Join-Path $dotnet 'host/fxr') | Out-Null
     Invoke-Checked cp @('-a', (Join-Path $DotnetRoot 'dotnet'), $dotnet)

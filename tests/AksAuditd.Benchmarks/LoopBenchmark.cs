@@ -30,10 +30,14 @@ public sealed class LoopBenchmark : IBenchmark
         var work = Directory.CreateTempSubdirectory("aks-auditd-bench-loop-");
         var processes = new List<Measured>();
         // With metrics and node status on, as the fleet-status component runs it: an API stand-in on loopback
-        // takes the status patches and events, and /metrics is scraped every 30 s as Prometheus would.
+        // takes the status patches and events over HTTPS (an API server's certificate, trusted through the
+        // kubeconfig's authority, so the agent loads OpenSSL as it does on a cluster), and /metrics is scraped every
+        // 30 s as Prometheus would.
         using var api = new ApiStandIn(File.ReadAllText(Path.Combine(context.RepositoryRoot, "tests", "fixtures", "kubernetes", "aks-node.json")));
+        using var tls = new AksAuditd.Tests.Shared.TlsFront(new Uri(api.Url).Port);
+        var authority = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(tls.CertificateAuthorityPem));
         var kubeconfig = Path.Combine(work.FullName, "kubeconfig");
-        File.WriteAllText(kubeconfig, $"apiVersion: v1\nkind: Config\nclusters:\n- name: bench\n  cluster:\n    server: {api.Url}\nusers:\n- name: bench\n  user:\n    token: bench\ncontexts:\n- name: bench\n  context:\n    cluster: bench\n    user: bench\ncurrent-context: bench\n");
+        File.WriteAllText(kubeconfig, $"apiVersion: v1\nkind: Config\nclusters:\n- name: bench\n  cluster:\n    server: {tls.Url}\n    certificate-authority-data: {authority}\nusers:\n- name: bench\n  user:\n    token: bench\ncontexts:\n- name: bench\n  context:\n    cluster: bench\n    user: bench\ncurrent-context: bench\n");
         var metricsPorts = new Dictionary<string, int>();
         using var scraper = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         try

@@ -39,6 +39,16 @@ BeforeAll {
         }
     }
 
+    function Reset-E2ENode {
+        # Each pod starts from the node as it was: the package's rules.d, no state, no rules in the kernel.
+        Get-ChildItem /etc/audit/rules.d -Force | Remove-Item -Force -Recurse
+        & cp -a "$($Saved.Backup)/rules.d/." /etc/audit/rules.d/
+        Get-ChildItem /etc/audit/plugins.d -Force | Remove-Item -Force -Recurse
+        & cp -a "$($Saved.Backup)/plugins.d/." /etc/audit/plugins.d/
+        if (Test-Path /var/lib/aks-auditd) { Remove-Item /var/lib/aks-auditd -Recurse -Force }
+        & auditctl -D *> $null
+    }
+
     $script:Lock = Enter-KernelTestLock -Timeout ([TimeSpan]::FromMinutes(30))
     $script:Saved = Save-NodeAuditState
     $script:StateExisted = Test-Path -LiteralPath /var/lib/aks-auditd
@@ -74,13 +84,7 @@ Describe 'The DaemonSet pod under <Profile>' -ForEach $Profiles {
         $script:Root = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-e2e-$Run"
         $script:Init = "aks-auditd-e2e-init-$Run"
         $script:Main = "aks-auditd-e2e-main-$Run"
-        # Each profile starts from the node as it was: the package's rules.d, no state, no rules in the kernel.
-        Get-ChildItem /etc/audit/rules.d -Force | Remove-Item -Force -Recurse
-        & cp -a "$($Saved.Backup)/rules.d/." /etc/audit/rules.d/
-        Get-ChildItem /etc/audit/plugins.d -Force | Remove-Item -Force -Recurse
-        & cp -a "$($Saved.Backup)/plugins.d/." /etc/audit/plugins.d/
-        if (Test-Path /var/lib/aks-auditd) { Remove-Item /var/lib/aks-auditd -Recurse -Force }
-        & auditctl -D *> $null
+        Reset-E2ENode
         $script:Volumes = New-PodVolumes -Spec $Spec -Root $Root -ConfigMapData (Get-E2EConfigMaps -Watches $Watches)
         $script:MainSpec = Get-PodContainer $Spec 'aks-auditd'
     }
@@ -231,5 +235,142 @@ Describe 'The DaemonSet pod under <Profile>' -ForEach $Profiles {
         }
         $changes = @(Invoke-Podman @('diff', $Main) | ForEach-Object { ("$_" -split '\s+', 2)[1] } | Where-Object { $_ -and -not $allowed.Contains($_) })
         $changes | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'The DaemonSet pod with the fleet-status component, against an API server over TLS' {
+    # What a cluster that applies the component runs (kubectl kustomize of the base with it), under containerd's
+    # RuntimeDefault (AKS), in a network namespace where an API server stand-in (tests/AksAuditd.ApiStandIn: the
+    # wire-level FakeApiServer behind HTTPS) listens on 127.0.0.1:6443. The kubelet's part is played as the kubelet
+    # plays it: the service-account folder (token, ca.crt, namespace) mounted at
+    # /var/run/secrets/kubernetes.io/serviceaccount, KUBERNETES_SERVICE_HOST and _PORT set, the token rotated in place.
+    BeforeAll {
+        $script:FleetRun = [guid]::NewGuid().ToString('n').Substring(0, 8)
+        $script:FleetRoot = Join-Path ([System.IO.Path]::GetTempPath()) "aks-auditd-e2e-fleet-$FleetRun"
+        $script:FleetInit = "aks-auditd-e2e-fleet-init-$FleetRun"
+        $script:FleetMain = "aks-auditd-e2e-fleet-main-$FleetRun"
+        $script:Netns = "aks-auditd-e2e-$FleetRun"
+        $script:FleetSeccomp = Join-Path $PSScriptRoot 'seccomp/containerd-runtime-default.json'
+        New-Item -ItemType Directory -Force $FleetRoot | Out-Null
+
+        # kustomize takes relative paths only.
+        $overlay = New-Item -ItemType Directory -Force (Join-Path $SandboxRepoRoot "out/e2e-fleet-overlay-$FleetRun")
+        $relative = [System.IO.Path]::GetRelativePath($overlay.FullName, (Join-Path $SandboxRepoRoot 'kubernetes'))
+        Set-Content -LiteralPath (Join-Path $overlay 'kustomization.yaml') -Value @(
+            'apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'resources:', "  - $relative", 'components:', "  - $relative/components/fleet-status")
+        $rendered = Join-Path $FleetRoot 'rendered.yaml'
+        & kubectl kustomize $overlay.FullName > $rendered
+        if ($LASTEXITCODE -ne 0) { throw "kubectl kustomize $overlay failed" }
+        Remove-Item -LiteralPath $overlay -Recurse -Force
+        $script:FleetSpec = Get-PodTemplate -Path $rendered
+        $script:FleetMainSpec = Get-PodContainer $FleetSpec 'aks-auditd'
+
+        $script:ServiceAccountPath = New-Item -ItemType Directory -Force (Join-Path $FleetRoot 'serviceaccount')
+        Set-Content -LiteralPath (Join-Path $ServiceAccountPath 'token') -Value 'e2e-token-1' -NoNewline
+        Set-Content -LiteralPath (Join-Path $ServiceAccountPath 'namespace') -Value 'kube-system' -NoNewline
+        $script:ServiceAccount = @{ Path = $ServiceAccountPath.FullName; Host = '127.0.0.1'; Port = 6443 }
+
+        & ip netns add $Netns
+        if ($LASTEXITCODE -ne 0) { throw "ip netns add $Netns failed" }
+        & ip netns exec $Netns ip link set lo up
+
+        $project = Join-Path $SandboxRepoRoot 'tests/AksAuditd.ApiStandIn'
+        & dotnet build $project -c Release --nologo -v quiet | Out-Null
+        if ($LASTEXITCODE -ne 0) { throw "dotnet build $project failed" }
+        $script:StatePath = Join-Path $FleetRoot 'api-state.json'
+        $start = [System.Diagnostics.ProcessStartInfo]::new('ip')
+        foreach ($argument in 'netns', 'exec', $Netns, (Get-Command dotnet).Source, (Join-Path $project 'bin/Release/net10.0/AksAuditd.ApiStandIn.dll'),
+            'e2e-node', '6443', $ServiceAccountPath.FullName, $StatePath) { $start.ArgumentList.Add($argument) }
+        # Its stdin is this test's: the stand-in stops when it closes, so it cannot outlive the run.
+        $start.RedirectStandardInput = $true
+        $start.RedirectStandardOutput = $true
+        $script:StandIn = [System.Diagnostics.Process]::Start($start)
+        $ready = $StandIn.StandardOutput.ReadLineAsync()
+        if (-not $ready.Wait([TimeSpan]::FromMinutes(2)) -or "$($ready.Result)" -notmatch '^ready https://') { throw "The API stand-in did not start: $($ready.Result)" }
+
+        function Get-ApiState { if (Test-Path -LiteralPath $StatePath) { Get-Content -Raw -LiteralPath $StatePath | ConvertFrom-Json -Depth 64 } }
+        function Get-NodeCondition([string] $Type) { (Get-ApiState).node.status.conditions | Where-Object type -eq $Type }
+
+        Reset-E2ENode
+        $script:FleetVolumes = New-PodVolumes -Spec $FleetSpec -Root (Join-Path $FleetRoot 'volumes') -ConfigMapData (Get-E2EConfigMaps -Watches $Watches)
+    }
+
+    AfterAll {
+        foreach ($name in $FleetInit, $FleetMain) { if ($name) { Remove-PodContainer $name } }
+        if ($StandIn) {
+            $StandIn.StandardInput.Close()
+            if (-not $StandIn.WaitForExit(10000)) { $StandIn.Kill($true) }
+        }
+        if ($Netns) { & ip netns delete $Netns 2>$null }
+        if ($FleetRoot -and (Test-Path -LiteralPath $FleetRoot)) { Remove-Item -LiteralPath $FleetRoot -Recurse -Force }
+    }
+
+    It 'renders a pod that mounts its token, and the runner refuses to start it without one' {
+        $FleetSpec['automountServiceAccountToken'] | Should -Be 'true'
+        $FleetSpec['serviceAccountName'] | Should -Be 'aks-auditd'
+        { Get-PodmanRunArguments -Spec $FleetSpec -Container $FleetMainSpec -Volumes $FleetVolumes -Name 'x' -SeccompProfile $FleetSeccomp } |
+            Should -Throw '*automountServiceAccountToken*'
+    }
+
+    It 'writes the three conditions on its Node over TLS, with the mounted token' {
+        Start-PodContainer -Spec $FleetSpec -ContainerName 'install' -Volumes $FleetVolumes -Name $FleetInit -Image $Image -SeccompProfile $FleetSeccomp `
+            -NetworkNamespace "/run/netns/$Netns" -ServiceAccount $ServiceAccount
+        $code = Wait-PodContainerExit $FleetInit -Timeout ([TimeSpan]::FromMinutes(10))
+        $code | Should -Be 0 -Because (@(Get-PodContainerLog $FleetInit) | ConvertTo-Json -Depth 5 -Compress)
+        # No systemd on this machine: the test starts auditd as the node's service manager would keep it running.
+        if (-not (& pidof auditd)) { & service auditd start *> $null }
+        Wait-Until { [bool](& pidof auditd) } -Timeout ([TimeSpan]::FromMinutes(1)) | Should -Not -BeNullOrEmpty -Because 'auditd must run on the node'
+
+        Start-PodContainer -Spec $FleetSpec -ContainerName 'aks-auditd' -Volumes $FleetVolumes -Name $FleetMain -Image $Image -SeccompProfile $FleetSeccomp `
+            -NetworkNamespace "/run/netns/$Netns" -ServiceAccount $ServiceAccount
+        # The init container loaded the rules, so the main container's first pass applies nothing: conditions, no Event.
+        $written = Wait-Until { @('AuditdProblem', 'AuditRulesDrift', 'AuditEventsLost' | Where-Object { Get-NodeCondition $_ }).Count -eq 3 } -Timeout ([TimeSpan]::FromMinutes(5))
+        $written | Should -Not -BeNullOrEmpty -Because "the agent never wrote its Node's status: $(@(Get-PodContainerLog $FleetMain) | ConvertTo-Json -Depth 5 -Compress)"
+
+        $state = Get-ApiState
+        $state.violations | Should -BeNullOrEmpty
+        $state.requests.authorization | Sort-Object -Unique | Should -Be 'Bearer e2e-token-1'
+        ($state.requests | Where-Object { $_.method -eq 'PATCH' -and $_.path -eq '/api/v1/nodes/e2e-node/status' }).contentType | Sort-Object -Unique |
+            Should -Be 'application/strategic-merge-patch+json'
+        (Get-NodeCondition 'AuditdProblem').status | Should -Be 'False'
+        (Get-NodeCondition 'AuditRulesDrift').status | Should -Be 'False'
+        (Get-NodeCondition 'AuditEventsLost').status | Should -Be 'False'
+        (Get-NodeCondition 'Ready').status | Should -Be 'True' -Because 'the kubelet''s own condition stays as it was'
+        Get-PodContainerLog $FleetMain | Where-Object { $_ -isnot [string] -and $_.level -in 'error', 'fatal', 'warn' } | ForEach-Object msg | Should -BeNullOrEmpty
+    }
+
+    It 'reads its token again once the kubelet rotates it, and records the next change as an Event with the new one' {
+        # The kubelet replaces a projected token before it expires; the API server refuses the old one from then on.
+        $token = Join-Path $ServiceAccountPath 'token'
+        Set-Content -LiteralPath "$token.new" -Value 'e2e-token-2' -NoNewline
+        Move-Item -LiteralPath "$token.new" -Destination $token -Force
+        $before = @((Get-ApiState).requests).Count
+        # A change the agent reports: the ConfigMap gains a rule, so the Node's conditions and Events are written again.
+        Write-ConfigMapVolume $FleetVolumes['auditd-rules'].Path (Get-E2EConfigMaps -Watches ($Watches + '-w /etc/hosts -p wa -k e2e_hosts'))['auditd-rules']
+        # KubernetesClient re-reads the token file a minute after its last read; the publisher's backoff adds to that.
+        $created = { @((Get-ApiState).requests | Select-Object -Skip $before | Where-Object { $_.method -eq 'POST' -and $_.authorization -eq 'Bearer e2e-token-2' }).Count -ge 1 }
+        $rotated = Wait-Until $created -Timeout ([TimeSpan]::FromMinutes(5))
+        $rotated | Should -Not -BeNullOrEmpty -Because "no Event was created with the rotated token: $(@(Get-PodContainerLog $FleetMain) | Select-Object -Last 10 | ConvertTo-Json -Depth 5 -Compress)"
+        $state = Get-ApiState
+        $state.violations | Should -BeNullOrEmpty
+        $applied = @($state.events | Where-Object reason -eq 'RulesApplied')
+        $applied.Count | Should -Be 1
+        $applied[0].regarding.name | Should -Be 'e2e-node'
+        $applied[0].type | Should -Be 'Normal'
+        Get-KernelRules | Should -Contain '-w /etc/hosts -p wa -k e2e_hosts'
+    }
+
+    It 'the readiness probe passes once the pass is verified, and the container stays under its memory limit with TLS loaded' {
+        Wait-Until { Invoke-PodProbe $FleetMain $FleetMainSpec['readinessProbe'] $FleetMainSpec } -Timeout ([TimeSpan]::FromMinutes(2)) |
+            Should -Not -BeNullOrEmpty
+        $limit = ConvertTo-Bytes (Get-Field $FleetMainSpec resources limits memory)
+        (Invoke-Podman @('inspect', '--format', '{{.State.OOMKilled}}', $FleetMain)) | Should -Be 'false'
+        $id = Invoke-Podman @('inspect', '--format', '{{.Id}}', $FleetMain)
+        $usage = Get-ChildItem /sys/fs/cgroup/memory -Recurse -Directory -Filter "*$id*" -ErrorAction SilentlyContinue |
+            ForEach-Object { Join-Path $_.FullName 'memory.max_usage_in_bytes' } | Where-Object { Test-Path $_ } | Select-Object -First 1
+        $usage | Should -Not -BeNullOrEmpty -Because "the container's memory cgroup must be found"
+        [long](Get-Content $usage) | Should -BeLessThan $limit
+        # TLS means OpenSSL in the agent's process (the sync alone never loads it).
+        (Get-Content -Raw "/proc/$(Get-PodContainerPid $FleetMain)/maps") | Should -Match 'libssl\.so\.3'
     }
 }

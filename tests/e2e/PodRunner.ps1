@@ -4,11 +4,13 @@
 .DESCRIPTION
     Everything about a container comes from the manifest: securityContext (privileged, runAsUser, capabilities,
     readOnlyRootFilesystem, allowPrivilegeEscalation, seccompProfile), hostPID, args, env, volume mounts with
-    their readOnly flags, the memory limit, the probes and terminationGracePeriodSeconds. A change to the
+    their readOnly flags, the memory limit, the probes, terminationGracePeriodSeconds and the service account's
+    token mount (automountServiceAccountToken). A change to the
     manifest changes what runs here; a field this runner does not know fails loudly instead of being ignored.
     What a kubelet would supply is supplied the kubelet's way: hostPath volumes are the machine's paths,
     ConfigMap volumes are folders in the kubelet's atomic-writer layout, emptyDirs are scratch folders (medium
-    Memory: a tmpfs), spec.nodeName is the NodeName given.
+    Memory: a tmpfs), spec.nodeName is the NodeName given, and a mounted token is the ServiceAccount folder given,
+    at /var/run/secrets/kubernetes.io/serviceaccount, with KUBERNETES_SERVICE_HOST and _PORT naming its API server.
 #>
 
 . (Join-Path $PSScriptRoot '../../image/Sandbox.ps1')
@@ -94,15 +96,31 @@ function Get-PodmanRunArguments {
         [Parameter(Mandatory)] [hashtable] $Volumes,
         [Parameter(Mandatory)] [string] $Name,
         [Parameter(Mandatory)] [string] $SeccompProfile,
-        [string] $NodeName = 'e2e-node'
+        [string] $NodeName = 'e2e-node',
+        # The pod's network namespace (a path under /run/netns), where its API server is reachable; without it the
+        # pod gets one of its own with only loopback.
+        [string] $NetworkNamespace,
+        # What the kubelet mounts and sets for a pod whose token is mounted: @{ Path = <folder with token, ca.crt
+        # and namespace>; Host = <API server address>; Port = <port> }.
+        [hashtable] $ServiceAccount
     )
     $arguments = [System.Collections.Generic.List[string]]::new()
     $arguments.AddRange([string[]]@('--name', $Name, '--pull=never'))
     if ($Spec['hostNetwork'] -eq 'true') { $arguments.Add('--network=host') }
+    elseif ($NetworkNamespace) { $arguments.Add("--network=ns:$NetworkNamespace") }
     else {
-        # A network namespace of its own, as a pod has; with only loopback, since neither container talks to
-        # anything (no API access) and a CNI setup is not what this test is about.
+        # A network namespace of its own, as a pod has; with only loopback, since without a service account
+        # neither container talks to anything and a CNI setup is not what this test is about.
         $arguments.Add('--network=none')
+    }
+
+    # Kubernetes mounts the service account's token unless the pod says not to.
+    if ($Spec['automountServiceAccountToken'] -ne 'false') {
+        if (-not $ServiceAccount) { throw 'The pod mounts its service account''s token (automountServiceAccountToken), but the e2e runner was given no -ServiceAccount' }
+        $arguments.Add("--mount=type=bind,source=$($ServiceAccount.Path),destination=/var/run/secrets/kubernetes.io/serviceaccount,ro=true")
+        # The kubelet gives every container the API server's address (the kubernetes Service), enableServiceLinks or not.
+        $arguments.Add("--env=KUBERNETES_SERVICE_HOST=$($ServiceAccount.Host)")
+        $arguments.Add("--env=KUBERNETES_SERVICE_PORT=$($ServiceAccount.Port)")
     }
     if ($Spec['hostPID'] -eq 'true') { $arguments.Add('--pid=host') }
 
@@ -182,10 +200,13 @@ function Start-PodContainer {
         [Parameter(Mandatory)] [hashtable] $Volumes,
         [Parameter(Mandatory)] [string] $Name,
         [Parameter(Mandatory)] [string] $Image,
-        [Parameter(Mandatory)] [string] $SeccompProfile
+        [Parameter(Mandatory)] [string] $SeccompProfile,
+        [string] $NetworkNamespace,
+        [hashtable] $ServiceAccount
     )
     $container = Get-PodContainer $Spec $ContainerName
-    $arguments = @('run', '--detach') + (Get-PodmanRunArguments -Spec $Spec -Container $container -Volumes $Volumes -Name $Name -SeccompProfile $SeccompProfile) +
+    $arguments = @('run', '--detach') + (Get-PodmanRunArguments -Spec $Spec -Container $container -Volumes $Volumes -Name $Name -SeccompProfile $SeccompProfile `
+            -NetworkNamespace $NetworkNamespace -ServiceAccount $ServiceAccount) +
         @($Image) + @($container['args'] ?? @())
     Invoke-Podman $arguments | Out-Null
     return $Name
