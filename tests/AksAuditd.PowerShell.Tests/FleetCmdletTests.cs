@@ -108,6 +108,26 @@ public sealed class FleetCmdletTests : IDisposable
     }
 
     [Fact]
+    public void OverTlsTheKubeconfigsAuthorityIsTrustedAndAnotherIsASecurityErrorNamingTheServer()
+    {
+        using var tls = new TlsFront(_server.Port);
+        using var other = new TlsFront(_server.Port);
+        using var shell = new ModuleRunspace();
+
+        var trusted = shell.Invoke("param($k) Get-AuditFleetStatus -Kubeconfig $k | ForEach-Object Node", new Dictionary<string, object?> { ["k"] = Kubeconfig(FakeApiServer.Token, tls.Url, tls.CertificateAuthorityPem) });
+        var untrusted = shell.Invoke("param($k) Get-AuditFleetStatus -Kubeconfig $k", new Dictionary<string, object?> { ["k"] = Kubeconfig(FakeApiServer.Token, tls.Url, other.CertificateAuthorityPem) });
+
+        Assert.Empty(trusted.AllErrors);
+        Assert.Equal(new[] { "aks-system-0", "aks-user-3", "aks-user-4" }, trusted.Output.Select(o => o.ToString()));
+        var error = Assert.Single(untrusted.AllErrors);
+        Assert.Equal("KubernetesServerUntrusted,AksAuditd.PowerShell.Commands.GetAuditFleetStatusCommand", error.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.SecurityError, error.CategoryInfo.Category);
+        Assert.Equal(tls.Url + "/", error.TargetObject);
+        Assert.Contains("certificate", error.Exception.Message, StringComparison.Ordinal);
+        Assert.Empty(untrusted.Output);
+    }
+
+    [Fact]
     public void AMissingKubeconfigIsAnInvalidArgumentNamingTheFile()
     {
         using var shell = new ModuleRunspace();
@@ -121,16 +141,17 @@ public sealed class FleetCmdletTests : IDisposable
         Assert.Equal(missing, error.TargetObject);
     }
 
-    private string Kubeconfig(string token)
+    private string Kubeconfig(string token, string? server = null, string? authorityPem = null)
     {
         var path = Path.Combine(_home.FullName, $"config-{Guid.NewGuid():N}");
+        var authority = authorityPem is null ? string.Empty : $"\n      certificate-authority-data: {Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(authorityPem))}";
         File.WriteAllText(path, $"""
             apiVersion: v1
             kind: Config
             clusters:
               - name: test
                 cluster:
-                  server: {_server.Url}
+                  server: {server ?? _server.Url}{authority}
             users:
               - name: current
                 user:

@@ -134,6 +134,9 @@ public enum FleetFailure
     /// <summary>The credentials may not list nodes (403).</summary>
     Forbidden,
 
+    /// <summary>The API server's TLS certificate is not issued by the authority the kubeconfig trusts.</summary>
+    UntrustedServer,
+
     /// <summary>Any other answer, or no answer at all.</summary>
     Unreachable,
 }
@@ -180,6 +183,12 @@ public static class FleetStatus
                 var status = (int)e.Response.StatusCode;
                 var failure = status switch { 401 => FleetFailure.Unauthorized, 403 => FleetFailure.Forbidden, _ => FleetFailure.Unreachable };
                 throw new FleetStatusException(failure, "nodes", $"The Kubernetes API answered {status} to listing nodes: {e.Response.Content}", e);
+            }
+            catch (HttpRequestException e) when (e.InnerException is System.Security.Authentication.AuthenticationException tls)
+            {
+                // HttpClient's own message says only "see inner exception".
+                throw new FleetStatusException(FleetFailure.UntrustedServer, client is k8s.Kubernetes k ? k.BaseUri.ToString() : "nodes",
+                    $"The Kubernetes API server's certificate is not trusted by the certificate authority of {kubeconfig ?? "the kubeconfig"}: {tls.Message}", e);
             }
             catch (HttpRequestException e)
             {

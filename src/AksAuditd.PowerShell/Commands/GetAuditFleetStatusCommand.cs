@@ -68,6 +68,7 @@ public sealed class GetAuditFleetStatusCommand : AksAuditdCmdlet
                 FleetFailure.Configuration => ("KubeconfigUnusable", ErrorCategory.InvalidArgument),
                 FleetFailure.Unauthorized => ("KubernetesUnauthorized", ErrorCategory.AuthenticationError),
                 FleetFailure.Forbidden => ("KubernetesForbidden", ErrorCategory.PermissionDenied),
+                FleetFailure.UntrustedServer => ("KubernetesServerUntrusted", ErrorCategory.SecurityError),
                 _ => ("KubernetesApiUnreachable", ErrorCategory.ConnectionError),
             };
             ThrowTerminatingError(new ErrorRecord(e, id, category, e.Target));
