@@ -5,12 +5,16 @@
 # versions its package lists name. .ci/run calls this after prepare-node-root.sh; a warm cache makes it a no-op.
 # The tests never change the cache: each run copies what it needs.
 #
-#   tools/prepare-offline-packages.sh [cache-dir] [node-root]
-#       default /var/cache/aks-auditd-tests/debs-bookworm and /var/cache/aks-auditd-tests/debootstrap-bookworm
+#   tools/prepare-offline-packages.sh [cache-dir] [node-root] [package ...]
+#       default /var/cache/aks-auditd-tests/debs-bookworm, /var/cache/aks-auditd-tests/debootstrap-bookworm,
+#       auditd audispd-plugins (tools/prepare-image-packages.sh names others)
 set -euo pipefail
 
 cache="${1:-/var/cache/aks-auditd-tests/debs-bookworm}"
 root="${2:-/var/cache/aks-auditd-tests/debootstrap-bookworm}"
+shift $(( $# < 2 ? $# : 2 ))
+packages=("$@")
+[ "${#packages[@]}" -gt 0 ] || packages=(auditd audispd-plugins)
 marker="$cache/.aks-auditd-debs-complete"
 if [ -f "$marker" ]; then
   echo "prepare-offline-packages: $cache is ready"
@@ -19,7 +23,7 @@ fi
 [ -f "$root/.aks-auditd-root-complete" ] || { echo "prepare-offline-packages: $root is missing: run tools/prepare-node-root.sh first" >&2; exit 1; }
 
 # The root's apt answers from its own lists (a simulation: nothing is installed, nothing is fetched).
-mapfile -t wanted < <(chroot "$root" apt-get install -s -q --no-install-recommends auditd audispd-plugins |
+mapfile -t wanted < <(chroot "$root" apt-get install -s -q --no-install-recommends "${packages[@]}" |
   awk '/^Inst / { v = $3; gsub(/[()]/, "", v); print $2 "=" v }')
 [ "${#wanted[@]}" -gt 0 ] || { echo "prepare-offline-packages: the root's apt lists nothing to install" >&2; exit 1; }
 

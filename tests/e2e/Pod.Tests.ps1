@@ -183,13 +183,10 @@ Describe 'The DaemonSet pod under <Profile>' -ForEach $Profiles {
 
     It 'the container stays under its memory limit' {
         $limit = ConvertTo-Bytes (Get-Field $MainSpec resources limits memory)
-        (Invoke-Podman @('inspect', '--format', '{{.State.OOMKilled}}', $Main)) | Should -Be 'false'
-        $id = Invoke-Podman @('inspect', '--format', '{{.Id}}', $Main)
-        $usage = Get-ChildItem /sys/fs/cgroup/memory -Recurse -Directory -Filter "*$id*" -ErrorAction SilentlyContinue |
-            ForEach-Object { Join-Path $_.FullName 'memory.max_usage_in_bytes' } | Where-Object { Test-Path $_ } | Select-Object -First 1
-        $usage | Should -Not -BeNullOrEmpty -Because "the container's memory cgroup must be found"
-        [long](Get-Content $usage) | Should -BeLessThan $limit
-        [long](Get-Content (Join-Path (Split-Path $usage) 'memory.limit_in_bytes')) | Should -Be $limit
+        $memory = Get-PodContainerMemory $Main
+        $memory.OOMKilled | Should -BeFalse
+        $memory.MaxUsage | Should -BeLessThan $limit
+        $memory.Limit | Should -Be $limit
     }
 
     It 'SIGTERM ends it with exit 0 within terminationGracePeriodSeconds' {
@@ -364,12 +361,10 @@ Describe 'The DaemonSet pod with the fleet-status component, against an API serv
         Wait-Until { Invoke-PodProbe $FleetMain $FleetMainSpec['readinessProbe'] $FleetMainSpec } -Timeout ([TimeSpan]::FromMinutes(2)) |
             Should -Not -BeNullOrEmpty
         $limit = ConvertTo-Bytes (Get-Field $FleetMainSpec resources limits memory)
-        (Invoke-Podman @('inspect', '--format', '{{.State.OOMKilled}}', $FleetMain)) | Should -Be 'false'
-        $id = Invoke-Podman @('inspect', '--format', '{{.Id}}', $FleetMain)
-        $usage = Get-ChildItem /sys/fs/cgroup/memory -Recurse -Directory -Filter "*$id*" -ErrorAction SilentlyContinue |
-            ForEach-Object { Join-Path $_.FullName 'memory.max_usage_in_bytes' } | Where-Object { Test-Path $_ } | Select-Object -First 1
-        $usage | Should -Not -BeNullOrEmpty -Because "the container's memory cgroup must be found"
-        [long](Get-Content $usage) | Should -BeLessThan $limit
+        $memory = Get-PodContainerMemory $FleetMain
+        $memory.OOMKilled | Should -BeFalse
+        $memory.MaxUsage | Should -BeLessThan $limit
+        $memory.Limit | Should -Be $limit
         # TLS means OpenSSL in the agent's process (the sync alone never loads it).
         (Get-Content -Raw "/proc/$(Get-PodContainerPid $FleetMain)/maps") | Should -Match 'libssl\.so\.3'
     }

@@ -272,6 +272,20 @@ function Invoke-PodProbe {
     throw "Probe kind not handled by the e2e runner: $(@($Probe.Keys) -join ', ')"
 }
 
+function Get-PodContainerMemory {
+    # The container's memory cgroup (v1): the most it has used, its limit, and whether the OOM killer ended it.
+    param([Parameter(Mandatory)] [string] $Name)
+    $id = Invoke-Podman @('inspect', '--format', '{{.Id}}', $Name)
+    $usage = Get-ChildItem /sys/fs/cgroup/memory -Recurse -Directory -Filter "*$id*" -ErrorAction SilentlyContinue |
+        ForEach-Object { Join-Path $_.FullName 'memory.max_usage_in_bytes' } | Where-Object { Test-Path $_ } | Select-Object -First 1
+    if (-not $usage) { throw "The memory cgroup of container $Name ($id) was not found under /sys/fs/cgroup/memory" }
+    [pscustomobject]@{
+        MaxUsage = [long](Get-Content $usage)
+        Limit = [long](Get-Content (Join-Path (Split-Path $usage) 'memory.limit_in_bytes'))
+        OOMKilled = (Invoke-Podman @('inspect', '--format', '{{.State.OOMKilled}}', $Name)) -eq 'true'
+    }
+}
+
 function Remove-PodContainer {
     param([Parameter(Mandatory)] [string] $Name)
     Invoke-Podman @('rm', '--force', '--time', '0', $Name) -AllowFailure | Out-Null
