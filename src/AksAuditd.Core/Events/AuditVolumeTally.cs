@@ -300,7 +300,7 @@ internal sealed class AuditVolumeTally
     /// <summary>Hex as the kernel writes values with special characters; anything else as it is.</summary>
     private static byte[] Decode(ReadOnlySpan<byte> value)
     {
-        if (value.Length % 2 != 0 || value.IndexOfAnyExcept("0123456789ABCDEFabcdef"u8) >= 0)
+        if (value.Length % 2 != 0 || !HexDigits.IsHex(value))
         {
             return value.ToArray();
         }
@@ -308,13 +308,11 @@ internal sealed class AuditVolumeTally
         var bytes = new byte[value.Length / 2];
         for (var i = 0; i < bytes.Length; i++)
         {
-            bytes[i] = (byte)((HexValue(value[2 * i]) << 4) | HexValue(value[2 * i + 1]));
+            bytes[i] = (byte)((HexDigits.HexValue(value[2 * i]) << 4) | HexDigits.HexValue(value[2 * i + 1]));
         }
 
         return bytes;
     }
-
-    private static int HexValue(byte c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryFindValue(ReadOnlySpan<byte> body, ReadOnlySpan<byte> spacedName, out ReadOnlySpan<byte> value)
@@ -378,7 +376,7 @@ internal sealed class AuditVolumeTally
                 return false;
             }
 
-            value = (value << 4) | (uint)HexValue(c);
+            value = (value << 4) | (uint)HexDigits.HexValue(c);
         }
 
         return true;
