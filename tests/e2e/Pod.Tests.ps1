@@ -322,6 +322,8 @@ Describe 'The DaemonSet pod with the fleet-status component, against an API serv
             -NetworkNamespace "/run/netns/$Netns" -ServiceAccount $ServiceAccount
         # The init container loaded the rules, so the main container's first pass applies nothing: conditions, no Event.
         $written = Wait-Until { @('AuditdProblem', 'AuditRulesDrift', 'AuditEventsLost' | Where-Object { Get-NodeCondition $_ }).Count -eq 3 } -Timeout ([TimeSpan]::FromMinutes(5))
+        # The first write waits for the first pass's kernel reading, so no condition is ever written Unknown.
+        @((Get-ApiState).requests | Where-Object { $_.method -eq 'PATCH' } | ForEach-Object { $_.body.status.conditions.status }) | Should -Not -Contain 'Unknown'
         $written | Should -Not -BeNullOrEmpty -Because "the agent never wrote its Node's status: $(@(Get-PodContainerLog $FleetMain) | ConvertTo-Json -Depth 5 -Compress)"
 
         $state = Get-ApiState

@@ -132,9 +132,13 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
         }
     }
 
-    /// <summary>False while an agent that reads the kernel has not yet done so, within <see cref="FirstReadingGrace"/> of its start.</summary>
+    /// <summary>
+    /// False while an agent that reads the kernel has not yet read both its audit state and its rules, within
+    /// <see cref="FirstReadingGrace"/> of its start: Restart-Auditd reads the state before it compares the rules, and
+    /// writing between the two turned a restarted agent's AuditRulesDrift from False to Unknown and back.
+    /// </summary>
     private bool MayWriteConditions(NodeHealthSnapshot snapshot) =>
-        !snapshot.VerifiesKernel || snapshot.KernelRead || _clock() - _startedAt >= FirstReadingGrace;
+        !snapshot.VerifiesKernel || (snapshot.KernelRead && snapshot.KernelRuleDrift is not null) || _clock() - _startedAt >= FirstReadingGrace;
 
     /// <summary>Waits until everything recorded so far was sent or failed once (tests).</summary>
     public async Task<bool> FlushAsync(TimeSpan timeout)

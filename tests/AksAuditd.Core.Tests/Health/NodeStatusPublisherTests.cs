@@ -294,11 +294,18 @@ public sealed class NodeStatusPublisherTests : IDisposable
         await Flushed(publisher);
         Assert.Equal(0, StatusPatches());
 
+        // Restart-Auditd reads the kernel's state before it compares the rules: nothing yet, or AuditRulesDrift
+        // would be written Unknown in between.
         _recorder.Record(new AuditdStatus { EnabledFlag = 1, Pid = 812, PidHolder = "auditd", Lost = 0, Backlog = 0, BacklogLimit = 8192, LoadedRuleCount = 5 });
+        await Flushed(publisher);
+        Assert.Equal(0, StatusPatches());
+
+        _recorder.Record(new RestartResult { Method = "None", Succeeded = true, LoadedRuleCount = 5, Message = "Nothing to apply" });
         await Flushed(publisher);
         Assert.Equal(1, StatusPatches());
         var problem = NodeCondition("AuditdProblem");
         Assert.Equal(("False", "2026-01-01T00:00:00Z"), (problem["status"]!.GetValue<string>(), problem["lastTransitionTime"]!.GetValue<string>()));
+        Assert.Equal("False", NodeCondition("AuditRulesDrift")["status"]!.GetValue<string>());
     }
 
     [Fact]
