@@ -35,9 +35,8 @@ public sealed class LoopBenchmark : IBenchmark
         // 30 s as Prometheus would.
         using var api = new ApiStandIn(File.ReadAllText(Path.Combine(context.RepositoryRoot, "tests", "fixtures", "kubernetes", "aks-node.json")));
         using var tls = new AksAuditd.Tests.Shared.TlsFront(new Uri(api.Url).Port);
-        var authority = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(tls.CertificateAuthorityPem));
         var kubeconfig = Path.Combine(work.FullName, "kubeconfig");
-        File.WriteAllText(kubeconfig, $"apiVersion: v1\nkind: Config\nclusters:\n- name: bench\n  cluster:\n    server: {tls.Url}\n    certificate-authority-data: {authority}\nusers:\n- name: bench\n  user:\n    token: bench\ncontexts:\n- name: bench\n  context:\n    cluster: bench\n    user: bench\ncurrent-context: bench\n");
+        File.WriteAllText(kubeconfig, AksAuditd.Tests.Shared.KubeconfigText.For(tls.Url, "bench", tls.CertificateAuthorityPem));
         var metricsPorts = new Dictionary<string, int>();
         using var scraper = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         try

@@ -144,25 +144,7 @@ public sealed class FleetCmdletTests : IDisposable
     private string Kubeconfig(string token, string? server = null, string? authorityPem = null)
     {
         var path = Path.Combine(_home.FullName, $"config-{Guid.NewGuid():N}");
-        var authority = authorityPem is null ? string.Empty : $"\n      certificate-authority-data: {Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(authorityPem))}";
-        File.WriteAllText(path, $"""
-            apiVersion: v1
-            kind: Config
-            clusters:
-              - name: test
-                cluster:
-                  server: {server ?? _server.Url}{authority}
-            users:
-              - name: current
-                user:
-                  token: {token}
-            contexts:
-              - name: current
-                context:
-                  cluster: test
-                  user: current
-            current-context: current
-            """);
+        File.WriteAllText(path, KubeconfigText.For(server ?? _server.Url, token, authorityPem));
         return path;
     }
 }

@@ -20,6 +20,7 @@ public sealed class TlsFront : IDisposable
     private readonly int _backendPort;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
+    private int _handshakes;
 
     /// <param name="backendPort">The plain-HTTP server's port on 127.0.0.1.</param>
     /// <param name="port">The port to serve TLS on (0: a free one).</param>
@@ -59,8 +60,6 @@ public sealed class TlsFront : IDisposable
 
     /// <summary>Handshakes that completed (a .NET client that does not trust the certificate completes one, then closes).</summary>
     public int Handshakes => _handshakes;
-
-    private int _handshakes;
 
     public void Dispose()
     {

@@ -184,9 +184,8 @@ public static class FleetStatus
                 var failure = status switch { 401 => FleetFailure.Unauthorized, 403 => FleetFailure.Forbidden, _ => FleetFailure.Unreachable };
                 throw new FleetStatusException(failure, "nodes", $"The Kubernetes API answered {status} to listing nodes: {e.Response.Content}", e);
             }
-            catch (HttpRequestException e) when (e.InnerException is System.Security.Authentication.AuthenticationException tls)
+            catch (HttpRequestException e) when (ApiTlsFailure.Of(e) is { } tls)
             {
-                // HttpClient's own message says only "see inner exception".
                 throw new FleetStatusException(FleetFailure.UntrustedServer, client is k8s.Kubernetes k ? k.BaseUri.ToString() : "nodes",
                     $"The Kubernetes API server's certificate is not trusted by the certificate authority of {kubeconfig ?? "the kubeconfig"}: {tls.Message}", e);
             }

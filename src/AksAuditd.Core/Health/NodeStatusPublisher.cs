@@ -443,8 +443,7 @@ public sealed class NodeStatusPublisher : INodeHealthObserver, IDisposable
     private static string StatusOf(Exception e) => e switch
     {
         HttpOperationException http => ((int)http.Response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture),
-        // A CA bundle that is not the API server's (ca.crt, a kubeconfig's certificate-authority) is not a network fault.
-        HttpRequestException { InnerException: System.Security.Authentication.AuthenticationException } => "untrusted-server-certificate",
+        _ when ApiTlsFailure.Of(e) is not null => "untrusted-server-certificate",
         HttpRequestException => "unreachable",
         TaskCanceledException => "timeout",
         _ => e.GetType().Name,

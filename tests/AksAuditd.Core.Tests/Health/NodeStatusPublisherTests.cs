@@ -332,15 +332,7 @@ public sealed class NodeStatusPublisherTests : IDisposable
         public TemporaryKubeconfig(string server, string authorityPem)
         {
             Path = System.IO.Path.Combine(_folder.FullName, "config");
-            var authority = Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(authorityPem));
-            File.WriteAllText(Path, $$"""
-                apiVersion: v1
-                kind: Config
-                clusters: [{ name: aks, cluster: { server: "{{server}}", certificate-authority-data: {{authority}} } }]
-                users: [{ name: agent, user: { token: {{FakeApiServer.Token}} } }]
-                contexts: [{ name: aks, context: { cluster: aks, user: agent } }]
-                current-context: aks
-                """);
+            File.WriteAllText(Path, KubeconfigText.For(server, FakeApiServer.Token, authorityPem));
         }
 
         public string Path { get; }
