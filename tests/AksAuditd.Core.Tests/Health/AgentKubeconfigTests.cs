@@ -55,14 +55,7 @@ public sealed class AgentKubeconfigTests : IDisposable
     public void TheAgentsClientTalksToTheServerTheKubeconfigNames()
     {
         using var server = new FakeApiServer(FakeApiServer.Node("node-a"));
-        var path = Write(Path.Combine(_home.FullName, "config"), $$"""
-            apiVersion: v1
-            kind: Config
-            clusters: [{ name: test, cluster: { server: "{{server.Url}}" } }]
-            users: [{ name: agent, user: { token: {{FakeApiServer.Token}} } }]
-            contexts: [{ name: test, context: { cluster: test, user: agent } }]
-            current-context: test
-            """);
+        var path = Write(Path.Combine(_home.FullName, "config"), KubeconfigText.For(server.Url, FakeApiServer.Token));
         var previous = Environment.GetEnvironmentVariable("KUBECONFIG");
         Environment.SetEnvironmentVariable("KUBECONFIG", path);
         try
