@@ -152,14 +152,14 @@ Describe 'The DaemonSet pod under <Profile>' -ForEach $Profiles {
 
     It 'the loop''s process has the agent''s runtime settings and a pwsh started by hand in the container does not' {
         # The ENTRYPOINT hands the settings tuned for the idle loop to its own process (env execs pwsh, which is the
-        # container's PID 1); `kubectl exec ... pwsh` gets the image's ENV only, the runtime's GC defaults.
+        # container's PID 1); `kubectl exec ... pwsh` gets the image's ENV only: concurrent GC, a 16 MB gen0 budget.
         $agent = (Get-Content -Raw "/proc/$(Get-PodContainerPid $Main)/environ") -split "`0"
         $agent | Should -Contain 'DOTNET_gcConcurrent=0'
         $agent | Should -Contain 'DOTNET_GCgen0size=0x200000'
         (Get-Content -Raw "/proc/$(Get-PodContainerPid $Main)/cmdline") -split "`0" | Should -Contain '/app/entrypoint.ps1'
         $byHand = Invoke-Podman @('exec', $Main, '/usr/local/bin/pwsh', '-NoProfile', '-NonInteractive', '-Command',
             '"gcConcurrent=[$env:DOTNET_gcConcurrent] gen0size=[$env:DOTNET_GCgen0size] invariant=[$env:DOTNET_SYSTEM_GLOBALIZATION_INVARIANT]"')
-        $byHand | Should -Be 'gcConcurrent=[] gen0size=[] invariant=[1]'
+        $byHand | Should -Be 'gcConcurrent=[] gen0size=[0x1000000] invariant=[1]'
     }
 
     It 'the liveness probe passes while the loop runs and fails while it is frozen' {
