@@ -216,22 +216,21 @@ public sealed class EventsBenchmark : IBenchmark
         var lines = AuditLogLocation.WithRotations(Path.Combine(fixture, "audit.log"))
             .SelectMany(File.ReadAllLines)
             .Where(l => l.Length > 0)
-            .Select(Parse)
+            .Select(l => (Text: l, Stamp: Stamp.Of(l)))
             .ToList();
-        var span = lines.Max(l => l.Seconds) - lines.Min(l => l.Seconds) + 10;
+        var span = (lines.Max(l => l.Stamp.Milliseconds / 1000) - lines.Min(l => l.Stamp.Milliseconds / 1000) + 10) * 1000;
 
         // Kernel serials continue from copy to copy (auditd's own DAEMON_* records count separately), so the
         // reader sees no lost events.
-        var kernel = lines.Where(l => !l.Before.Contains("type=DAEMON_", StringComparison.Ordinal)).ToList();
-        var serials = kernel.Max(l => l.Serial) - kernel.Min(l => l.Serial) + 1;
+        var kernel = lines.Where(l => !l.Text.AsSpan(0, l.Stamp.Open).Contains("type=DAEMON_", StringComparison.Ordinal)).ToList();
+        var serials = kernel.Max(l => l.Stamp.Serial) - kernel.Min(l => l.Stamp.Serial) + 1;
         using var output = new StreamWriter(destination, false, new UTF8Encoding(false), 1 << 20);
         long written = 0;
         for (var copy = 0; written < ReplicatedBytes; copy++)
         {
-            foreach (var line in lines)
+            foreach (var (line, stamp) in lines)
             {
-                var text = string.Concat(line.Before, (line.Seconds + copy * span).ToString(CultureInfo.InvariantCulture), line.Millis,
-                    (line.Serial + copy * serials).ToString(CultureInfo.InvariantCulture), line.After);
+                var text = stamp.Moved(line, stamp.Milliseconds + copy * span, stamp.Serial + copy * serials);
                 output.Write(text);
                 output.Write('\n');
                 written += Encoding.UTF8.GetByteCount(text) + 1;
@@ -239,12 +238,6 @@ public sealed class EventsBenchmark : IBenchmark
         }
 
         return written;
-
-        static (string Before, long Seconds, string Millis, long Serial, string After) Parse(string line)
-        {
-            var stamp = Stamp.Of(line);
-            return (line[..stamp.Open], stamp.Milliseconds / 1000, line[(stamp.Colon - 4)..(stamp.Colon + 1)], stamp.Serial, line[stamp.Close..]);
-        }
     }
 
     /// <summary>
@@ -278,10 +271,7 @@ public sealed class EventsBenchmark : IBenchmark
             foreach (var line in File.ReadLines(diverse.Path))
             {
                 var stamp = Stamp.Of(line);
-                var moved = first + (long)Math.Round((stamp.Milliseconds - first) * stretch);
-                output.Write(line.AsSpan(0, stamp.Open));
-                output.Write(string.Create(CultureInfo.InvariantCulture, $"{moved / 1000}.{moved % 1000:D3}"));
-                output.Write(line.AsSpan(stamp.Colon));
+                output.Write(stamp.Moved(line, first + (long)Math.Round((stamp.Milliseconds - first) * stretch), stamp.Serial));
                 output.Write('\n');
             }
         }
@@ -294,7 +284,7 @@ public sealed class EventsBenchmark : IBenchmark
     }
 
     /// <summary>Where a record's <c>msg=audit(SECONDS.MILLIS:SERIAL)</c> stamp lies in its line, and its values.</summary>
-    private readonly record struct Stamp(int Open, int Colon, int Close, long Milliseconds, long Serial)
+    private readonly record struct Stamp(int Open, int Close, long Milliseconds, long Serial)
     {
         public static Stamp Of(string line)
         {
@@ -304,8 +294,12 @@ public sealed class EventsBenchmark : IBenchmark
             var close = line.IndexOf(')', colon);
             var milliseconds = long.Parse(line.AsSpan(open, dot - open), CultureInfo.InvariantCulture) * 1000 +
                                long.Parse(line.AsSpan(dot + 1, colon - dot - 1), CultureInfo.InvariantCulture);
-            return new Stamp(open, colon, close, milliseconds, long.Parse(line.AsSpan(colon + 1, close - colon - 1), CultureInfo.InvariantCulture));
+            return new Stamp(open, close, milliseconds, long.Parse(line.AsSpan(colon + 1, close - colon - 1), CultureInfo.InvariantCulture));
         }
+
+        /// <summary>The line with this stamp replaced by one at another time and serial, written as auditd writes it.</summary>
+        public string Moved(string line, long milliseconds, long serial) =>
+            string.Create(CultureInfo.InvariantCulture, $"{line.AsSpan(0, Open)}{milliseconds / 1000}.{milliseconds % 1000:D3}:{serial}{line.AsSpan(Close)}");
     }
 
     /// <summary>Runs ausearch on the file; events are counted from -i's separators while its output streams past.</summary>
